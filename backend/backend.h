@@ -1,0 +1,118 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Backends ("targets" in ublksrv's words): what serves the block requests.
+ *
+ * Each backend file exports exactly one `const struct backend_ops` and keeps
+ * the rest static.  A backend finishes a request either at once, by
+ * returning its result from queue_io(), or later: queue_io() queues SQEs on
+ * the queue's own ring (ublk_queue_get_sqe(), user_data from
+ * ublk_tgt_user_data()) and returns BACKEND_QUEUED; io_done() then receives
+ * each of their CQEs and returns BACKEND_QUEUED while more are in flight,
+ * or the request's result.
+ *
+ * A result is what the kernel gets in COMMIT_AND_FETCH: bytes done for
+ * read and write, 0 for flush / discard / write-zeroes, or -errno.
+ */
+#ifndef SUBLK_BACKEND_H
+#define SUBLK_BACKEND_H
+
+#include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../ublk/abi.h"
+#include "../uring/abi.h"
+
+#define BACKEND_QUEUED	INT_MAX
+
+struct ublk_queue;
+
+/* What the command line says about the target, for every backend. */
+struct backend_conf {
+	const char *type;	/* "null", "mem", "loop" */
+	uint64_t size;		/* bytes; 0 means the backend's default */
+	const char *file;	/* loop: -f */
+	int buffered_io;	/* loop: --buffered_io */
+	unsigned lbs_shift;	/* logical block size shift, 9..12 */
+};
+
+struct backend {
+	const struct backend_ops *ops;
+	struct backend_conf conf;
+
+	/* set by open() */
+	uint64_t size;			/* device size in bytes */
+	uint32_t attrs;			/* UBLK_ATTR_* */
+	uint32_t discard_granularity;	/* bytes; 0: no discard */
+	uint32_t max_discard_sectors;
+	uint32_t max_write_zeroes_sectors;
+	int fd;				/* backing fd, or -1: fixed file 1 on each queue ring */
+	void *priv;			/* the backend's own state */
+
+	char err[192];			/* why open() failed: one line */
+};
+
+struct backend_ops {
+	const char *name;
+	/*
+	 * open - check b->conf, open what backs the device and fill in size,
+	 * attrs and discard limits.  On failure return -errno and leave a
+	 * one-line reason in b->err, holding nothing open.
+	 */
+	int (*open)(struct backend *b);
+	void (*close)(struct backend *b);
+	/* Serve request @tag; @buf is its I/O buffer (NULL if none). */
+	int (*queue_io)(struct backend *b, struct ublk_queue *q, unsigned tag,
+			const struct ublksrv_io_desc *iod, void *buf);
+	/* optional: a CQE of an SQE queued by queue_io */
+	int (*io_done)(struct backend *b, struct ublk_queue *q, unsigned tag,
+		       const struct io_uring_cqe *cqe);
+	/* optional: flush whatever the backend caches (on shutdown) */
+	int (*flush)(struct backend *b);
+	/* Settings as JSON members, no braces: "\"file\":\"/x\",\"direct_io\":1" */
+	int (*json)(const struct backend *b, char *buf, size_t len);
+};
+
+extern const struct backend_ops backend_null_ops;
+extern const struct backend_ops backend_mem_ops;
+extern const struct backend_ops backend_loop_ops;
+
+/* Look a backend up by name; NULL if there is none. */
+const struct backend_ops *backend_find(const char *name);
+/* A space-separated list of backend names, for messages. */
+const char *backend_names(void);
+
+/* The fixed-file slot of b->fd on every queue ring (slot 0 is /dev/ublkcN). */
+#define BACKEND_FIXED_FD	1
+
+/* ---- What a queue offers its backend ---- */
+
+/* A zeroed SQE on the queue's ring, or NULL if the ring is full. */
+struct io_uring_sqe *ublk_queue_get_sqe(struct ublk_queue *q);
+
+/*
+ * user_data of every SQE on a queue ring: bits 0-15 tag, 16-23 op,
+ * 24-39 the backend's own value, bit 63 set for backend I/O.
+ */
+#define UBLK_USER_DATA_TGT	(1ULL << 63)
+
+static inline uint64_t ublk_user_data(unsigned tag, unsigned op,
+				      unsigned tgt_data, int is_tgt)
+{
+	return (uint64_t)(tag & 0xffff) | (uint64_t)(op & 0xff) << 16 |
+	       (uint64_t)(tgt_data & 0xffff) << 24 |
+	       (is_tgt ? UBLK_USER_DATA_TGT : 0);
+}
+
+static inline uint64_t ublk_tgt_user_data(unsigned tag, unsigned op,
+					  unsigned tgt_data)
+{
+	return ublk_user_data(tag, op, tgt_data, 1);
+}
+
+static inline unsigned user_data_tag(uint64_t ud) { return ud & 0xffff; }
+static inline unsigned user_data_op(uint64_t ud) { return (ud >> 16) & 0xff; }
+static inline unsigned user_data_tgt_data(uint64_t ud) { return (ud >> 24) & 0xffff; }
+static inline int user_data_is_tgt(uint64_t ud) { return !!(ud & UBLK_USER_DATA_TGT); }
+
+#endif

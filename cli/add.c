@@ -1,0 +1,189 @@
+// SPDX-License-Identifier: MIT
+/*
+ * sublk add: check everything that can be checked here, then detach a
+ * daemon and wait for it to say the device is LIVE (or why it is not).
+ * Whatever happens, the caller is not left waiting and no half-made
+ * device is left behind.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/wait.h>
+
+#include "cli.h"
+
+#define ADD_TIMEOUT_MS	60000	/* TCG guests are slow; a real host takes ms */
+
+/* Refuse flags the running driver lacks, naming them and their kernel. */
+static void check_features(const struct ublk_ctrl *c, uint64_t flags)
+{
+	uint64_t missing = flags & ~c->features;
+	unsigned bit;
+
+	if (!missing)
+		return;
+	bit = (unsigned)__builtin_ctzll(missing);
+	die("add: this kernel's ublk driver lacks %s (needs Linux %s or newer)",
+	    ublk_feature_name(bit) ? ublk_feature_name(bit) : "an unknown feature",
+	    ublk_feature_since(bit));
+}
+
+/* The daemon's side of the fork: detach, then serve. */
+static void __attribute__((noreturn)) daemon_child(struct add_opts *o,
+						   struct backend *b, int wfd)
+{
+	char path[4200];
+	int fd;
+
+	setsid();
+	signal(SIGPIPE, SIG_IGN);
+	fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (fd >= 0) {
+		dup2(fd, 0);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		if (fd > 2)
+			close(fd);
+	}
+	if (chdir("/") < 0)
+		_exit(1);
+	fd = open("/dev/kmsg", O_WRONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		log_set_sink(LOG_SINK_KMSG, fd);
+	} else {
+		snprintf(path, sizeof(path), "%s/daemon.log", rundir());
+		fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+		log_set_sink(LOG_SINK_FILE, fd >= 0 ? fd : 2);
+	}
+	_exit(daemon_run(o, b, wfd));
+}
+
+/* Read the daemon's status lines until "ok", an error, EOF or timeout. */
+static int read_status(int rfd, int *dev_id, char *why, size_t whylen)
+{
+	struct pollfd pfd = { .fd = rfd, .events = POLLIN };
+	char buf[1024], *line, *nl;
+	size_t have = 0;
+	ssize_t n;
+	int ret;
+
+	snprintf(why, whylen, "daemon exited during setup");
+	for (;;) {
+		ret = poll(&pfd, 1, ADD_TIMEOUT_MS);
+		if (ret < 0 && errno == EINTR)
+			continue;
+		if (ret == 0) {
+			snprintf(why, whylen, "daemon not ready after %d s",
+				 ADD_TIMEOUT_MS / 1000);
+			return -ETIMEDOUT;
+		}
+		n = read(rfd, buf + have, sizeof(buf) - 1 - have);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -EPIPE;
+		have += (size_t)n;
+		buf[have] = 0;
+		line = buf;
+		while ((nl = strchr(line, '\n'))) {
+			*nl = 0;
+			if (!strncmp(line, "id ", 3))
+				*dev_id = atoi(line + 3);
+			else if (!strcmp(line, "ok"))
+				return 0;
+			else if (!strncmp(line, "err ", 4)) {
+				snprintf(why, whylen, "%s", line + 4);
+				return -EIO;
+			}
+			line = nl + 1;
+		}
+		have = strlen(line);
+		memmove(buf, line, have);
+	}
+}
+
+/* Setup failed: make sure the device the daemon made is gone. */
+static void cleanup_failed(pid_t child, int dev_id)
+{
+	struct ublksrv_ctrl_dev_info info;
+	struct ublk_ctrl c;
+	int status, i;
+
+	/* give a failing daemon a moment to remove its device itself */
+	for (i = 0; i < 100 && waitpid(child, &status, WNOHANG) == 0; i++)
+		usleep(50000);
+	if (i == 100) {
+		kill(child, SIGKILL);
+		waitpid(child, &status, 0);
+	}
+	if (dev_id < 0 || ublk_ctrl_open(&c) < 0)
+		return;
+	if (ublk_ctrl_get_info(&c, (unsigned)dev_id, &info) == 0) {
+		ublk_ctrl_stop_dev(&c, (unsigned)dev_id);
+		ublk_ctrl_del_dev(&c, (unsigned)dev_id);
+	}
+	rundir_remove((unsigned)dev_id);
+	ublk_ctrl_close(&c);
+}
+
+int cmd_add(int argc, char **argv)
+{
+	struct backend b = { .fd = -1 };
+	struct add_opts o;
+	struct ublk_ctrl c;
+	char why[320];
+	int pfd[2], dev_id = -1, ret;
+	pid_t child;
+
+	if (opts_parse_add(argc, argv, &o, why, sizeof(why)) < 0)
+		die("%s", why);
+	if (o.debug)
+		log_level = LOG_DEBUG;
+
+	/* the driver first: its absence is the likeliest problem */
+	cli_ctrl_open(&c);
+	check_features(&c, o.flags);
+	ublk_ctrl_close(&c);
+
+	b.ops = backend_find(o.conf.type);
+	b.conf = o.conf;
+	ret = b.ops->open(&b);
+	if (ret < 0)
+		die("%s", b.err[0] ? b.err : strerror(-ret));
+
+	if (o.foreground)
+		return daemon_run(&o, &b, -1);
+
+	if (pipe2(pfd, O_CLOEXEC) < 0)
+		die("add: pipe: %s", strerror(errno));
+	fflush(stdout);
+	child = fork();
+	if (child < 0)
+		die("add: fork: %s", strerror(errno));
+	if (child == 0) {
+		close(pfd[0]);
+		daemon_child(&o, &b, pfd[1]);
+	}
+	close(pfd[1]);
+	if (b.ops->close)
+		b.ops->close(&b);
+
+	ret = read_status(pfd[0], &dev_id, why, sizeof(why));
+	close(pfd[0]);
+	if (ret < 0) {
+		cleanup_failed(child, dev_id);
+		die("add: %s", why);
+	}
+
+	if (cli_ctrl_open(&c) == 0) {
+		cli_list_dev(&c, (unsigned)dev_id, 0);
+		ublk_ctrl_close(&c);
+	}
+	return 0;
+}

@@ -1,0 +1,176 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The daemon: brings one device up, serves it until it is stopped or told
+ * to go, and takes it down.  It reports its progress to whoever started it
+ * through a status pipe: "id N" once the device exists, then "ok" once it
+ * is LIVE, or "err REASON" if it failed (and removed what it had made).
+ */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/signalfd.h>
+
+#include "cli.h"
+
+static void status_send(int fd, const char *fmt, ...)
+{
+	char buf[320];
+	va_list ap;
+	int n;
+
+	if (fd < 0)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof(buf) - 1, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if (n > (int)sizeof(buf) - 2)
+		n = sizeof(buf) - 2;
+	buf[n++] = '\n';
+	if (write(fd, buf, n) < 0)
+		log_warn("cannot report status: %s", strerror(errno));
+}
+
+static int signals_block(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGHUP);
+	sigaddset(set, SIGUSR1);
+	/* queue threads inherit this mask: only the main thread takes signals */
+	if (sigprocmask(SIG_BLOCK, set, NULL) < 0)
+		return -errno;
+	return 0;
+}
+
+/* Serve until the device stops or a signal says to stop it; 1 if told to. */
+static int daemon_serve(struct ublk_dev *d, int sfd)
+{
+	struct pollfd pfd[2] = {
+		{ .fd = sfd, .events = POLLIN },
+		{ .fd = d->event_fd, .events = POLLIN },
+	};
+	struct signalfd_siginfo si;
+	int stopping = 0, told = 0;
+	uint64_t cnt;
+
+	while (ublk_dev_queues_alive(d)) {
+		if (poll(pfd, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			log_err("poll: %s", strerror(errno));
+			break;
+		}
+		if ((pfd[0].revents & POLLIN) &&
+		    read(sfd, &si, sizeof(si)) == sizeof(si)) {
+			if (si.ssi_signo == SIGUSR1)
+				continue;	/* state dump: not yet */
+			log_info("dev %u: signal %u: stopping", d->info.dev_id,
+				 si.ssi_signo);
+			told = 1;
+		}
+		if (pfd[1].revents & POLLIN)
+			(void)!read(d->event_fd, &cnt, sizeof(cnt));
+		/*
+		 * Told to stop, or a queue ended (the device was stopped, or a
+		 * queue failed): STOP_DEV aborts every fetch so all queues end.
+		 */
+		if (!stopping && (told || ublk_dev_queues_alive(d) <
+				  (int)d->info.nr_hw_queues)) {
+			stopping = 1;
+			ublk_ctrl_stop_dev(d->ctrl, d->info.dev_id);
+		}
+	}
+	return told;
+}
+
+int daemon_run(struct add_opts *o, struct backend *b, int status_fd)
+{
+	struct ublksrv_ctrl_dev_info info = {
+		.nr_hw_queues = (uint16_t)o->nr_queues,
+		.queue_depth = (uint16_t)o->depth,
+		.max_io_buf_bytes = o->max_io_buf_bytes,
+		.dev_id = (uint32_t)o->dev_id,
+		.flags = o->flags,
+	};
+	struct ublk_ctrl c;
+	struct ublk_dev d;
+	sigset_t set;
+	int sfd = -1, ret, told;
+
+	ret = ublk_ctrl_open(&c);
+	if (ret < 0) {
+		status_send(status_fd, "err cannot open %s: %s",
+			    UBLK_CONTROL_PATH, strerror(-ret));
+		return 1;
+	}
+	ret = signals_block(&set);
+	if (ret == 0) {
+		sfd = signalfd(-1, &set, SFD_CLOEXEC);
+		if (sfd < 0)
+			ret = -errno;
+	}
+	if (ret < 0) {
+		status_send(status_fd, "err signals: %s", strerror(-ret));
+		goto err_ctrl;
+	}
+
+	ret = ublk_dev_add(&d, &c, b, &info);
+	if (ret < 0) {
+		status_send(status_fd, "err %s", d.err);
+		goto err_ctrl;
+	}
+	status_send(status_fd, "id %u", d.info.dev_id);
+	d.no_commit = getenv("SUBLK_TEST_NO_COMMIT") != NULL;
+
+	ret = ublk_dev_set_params(&d);
+	if (ret == 0)
+		ret = ublk_dev_start_queues(&d);
+	if (ret == 0)
+		ret = ublk_dev_start(&d);
+	if (ret < 0)
+		goto err_dev;
+
+	ret = rundir_save(o, d.info.dev_id, getpid(), &d);
+	if (ret < 0)
+		log_warn("dev %u: cannot write %s: %s", d.info.dev_id, rundir(),
+			 strerror(-ret));
+	log_info("dev %u: LIVE, %u queues of depth %u, %s backend, %llu bytes",
+		 d.info.dev_id, d.info.nr_hw_queues, d.info.queue_depth,
+		 b->ops->name, (unsigned long long)b->size);
+	status_send(status_fd, "ok");
+	if (status_fd >= 0)
+		close(status_fd);
+
+	told = daemon_serve(&d, sfd);
+	ublk_dev_join_queues(&d);
+	/* every request is answered: make what was written durable */
+	if (b->ops->flush && b->ops->flush(b) < 0)
+		log_err("dev %u: backend flush failed", d.info.dev_id);
+	if (told) {
+		ret = ublk_ctrl_del_dev(&c, d.info.dev_id);
+		if (ret < 0)
+			log_err("dev %u: DEL_DEV: %s", d.info.dev_id, strerror(-ret));
+	}
+	rundir_remove(d.info.dev_id);
+	log_info("dev %u: daemon exits", d.info.dev_id);
+	close(sfd);
+	ublk_ctrl_close(&c);
+	return 0;
+
+err_dev:
+	status_send(status_fd, "err %s", d.err);
+	ublk_dev_destroy(&d);
+err_ctrl:
+	if (sfd >= 0)
+		close(sfd);
+	ublk_ctrl_close(&c);
+	return 1;
+}

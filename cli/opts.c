@@ -1,0 +1,256 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Options of `add`, spelled as ublksrv spells them so scripts carry over.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+int opts_parse_uint(const char *s, unsigned long max, unsigned long *out)
+{
+	unsigned long v;
+	char *end;
+
+	if (!s || !*s || *s == '-')
+		return -EINVAL;
+	errno = 0;
+	v = strtoul(s, &end, 0);
+	if (errno || *end)
+		return -EINVAL;
+	if (v > max)
+		return -ERANGE;
+	*out = v;
+	return 0;
+}
+
+int opts_parse_size(const char *s, uint64_t *out)
+{
+	unsigned long long v;
+	unsigned shift = 0;
+	char *end;
+
+	if (!s || !*s || *s == '-')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 0);
+	if (errno)
+		return -EINVAL;
+	switch (*end) {
+	case 'k': case 'K': shift = 10; end++; break;
+	case 'm': case 'M': shift = 20; end++; break;
+	case 'g': case 'G': shift = 30; end++; break;
+	case 't': case 'T': shift = 40; end++; break;
+	}
+	if (*end == 'i' && shift)	/* accept "1GiB" and "1Gi" too */
+		end++;
+	if ((*end == 'B' || *end == 'b') && shift)
+		end++;
+	if (*end)
+		return -EINVAL;
+	if (shift && v > (~0ULL >> shift))
+		return -ERANGE;
+	*out = (uint64_t)v << shift;
+	return 0;
+}
+
+enum {
+	OPT_MAX_IO_BUF = 256,
+	OPT_FOREGROUND,
+	OPT_DEBUG_MASK,
+	OPT_BUFFERED_IO,
+	OPT_LBS,
+};
+
+static const struct option add_longopts[] = {
+	{ "type",			1, NULL, 't' },
+	{ "number",			1, NULL, 'n' },
+	{ "queues",			1, NULL, 'q' },
+	{ "depth",			1, NULL, 'd' },
+	{ "uring_comp",			1, NULL, 'u' },
+	{ "need_get_data",		1, NULL, 'g' },
+	{ "user_recovery",		1, NULL, 'r' },
+	{ "user_recovery_reissue",	1, NULL, 'i' },
+	{ "user_recovery_fail_io",	1, NULL, 'e' },
+	{ "size",			1, NULL, 's' },
+	{ "file",			1, NULL, 'f' },
+	{ "verbose",			0, NULL, 'v' },
+	{ "max_io_buf_bytes",		1, NULL, OPT_MAX_IO_BUF },
+	{ "foreground",			0, NULL, OPT_FOREGROUND },
+	{ "debug_mask",			1, NULL, OPT_DEBUG_MASK },
+	{ "buffered_io",		0, NULL, OPT_BUFFERED_IO },
+	{ "logical_block_size",		1, NULL, OPT_LBS },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* A 0|1 switch that turns a feature flag on or off. */
+static int opt_flag(const char *arg, uint64_t bit, uint64_t *flags)
+{
+	unsigned long v;
+
+	if (opts_parse_uint(arg, 1, &v) < 0)
+		return -EINVAL;
+	if (v)
+		*flags |= bit;
+	else
+		*flags &= ~bit;
+	return 0;
+}
+
+static const char *opt_name(int c)
+{
+	const struct option *o;
+
+	for (o = add_longopts; o->name; o++)
+		if (o->val == c)
+			return o->name;
+	return "?";
+}
+
+#define opt_err(...) (snprintf(err, errlen, __VA_ARGS__), -EINVAL)
+
+static int opts_check(struct add_opts *o, char *err, size_t errlen)
+{
+	uint64_t lbs = 1ULL << o->conf.lbs_shift;
+
+	if (!o->conf.type)
+		return opt_err("add: -t TYPE is required (one of: %s)",
+			       backend_names());
+	if (!backend_find(o->conf.type))
+		return opt_err("add: unknown target type '%s' (one of: %s)",
+			       o->conf.type, backend_names());
+	if (o->conf.size % lbs)
+		return opt_err("add: size %llu is not a multiple of the %llu-byte block size",
+			       (unsigned long long)o->conf.size,
+			       (unsigned long long)lbs);
+	if ((o->flags & UBLK_F_USER_RECOVERY_REISSUE) &&
+	    (o->flags & UBLK_F_USER_RECOVERY_FAIL_IO))
+		return opt_err("add: -i 1 and -e 1 cannot be combined");
+	if ((o->flags & (UBLK_F_USER_RECOVERY_REISSUE | UBLK_F_USER_RECOVERY_FAIL_IO)) &&
+	    !(o->flags & UBLK_F_USER_RECOVERY))
+		return opt_err("add: -i and -e need user recovery (-r 1)");
+	return 0;
+}
+
+int opts_parse_add(int argc, char **argv, struct add_opts *o,
+		   char *err, size_t errlen)
+{
+	long ncpu = sysconf(_SC_NPROCESSORS_CONF);
+	unsigned long v;
+	uint64_t size;
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	o->dev_id = -1;
+	o->nr_queues = 1;
+	o->depth = UBLK_DEFAULT_DEPTH;
+	o->max_io_buf_bytes = UBLK_DEFAULT_IO_BUF;
+	o->conf.lbs_shift = 9;
+	if (ncpu < 1)
+		ncpu = 1;
+
+	optind = 0;	/* full reset, for glibc and musl alike */
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":t:n:q:d:u:g:r:i:e:s:f:v",
+				add_longopts, NULL)) != -1) {
+		switch (c) {
+		case 't':
+			o->conf.type = optarg;
+			break;
+		case 'n':
+			if (opts_parse_uint(optarg, UBLK_MAX_UBLKS - 1, &v) < 0)
+				return opt_err("add: bad device id '%s'", optarg);
+			o->dev_id = (int)v;
+			break;
+		case 'q':
+			if (opts_parse_uint(optarg, ~0UL, &v) < 0 || v == 0)
+				return opt_err("add: bad queue count '%s'", optarg);
+			if (v > (unsigned long)ncpu || v > UBLK_MAX_NR_QUEUES)
+				return opt_err("add: too many queues: %lu (this machine has %ld CPUs, and ublk serves at most one queue per CPU)",
+					       v, ncpu);
+			o->nr_queues = (unsigned)v;
+			break;
+		case 'd':
+			if (opts_parse_uint(optarg, ~0UL, &v) < 0)
+				return opt_err("add: bad queue depth '%s'", optarg);
+			if (v < 1 || v > UBLK_MAX_QUEUE_DEPTH)
+				return opt_err("add: queue depth %lu is out of range 1..%d",
+					       v, UBLK_MAX_QUEUE_DEPTH);
+			o->depth = (unsigned)v;
+			break;
+		case 'u':
+			if (opt_flag(optarg, UBLK_F_URING_CMD_COMP_IN_TASK, &o->flags))
+				goto bad_switch;
+			break;
+		case 'g':
+			if (opt_flag(optarg, UBLK_F_NEED_GET_DATA, &o->flags))
+				goto bad_switch;
+			break;
+		case 'r':
+			if (opt_flag(optarg, UBLK_F_USER_RECOVERY, &o->flags))
+				goto bad_switch;
+			break;
+		case 'i':
+			if (opt_flag(optarg, UBLK_F_USER_RECOVERY_REISSUE, &o->flags))
+				goto bad_switch;
+			break;
+		case 'e':
+			if (opt_flag(optarg, UBLK_F_USER_RECOVERY_FAIL_IO, &o->flags))
+				goto bad_switch;
+			break;
+		case 's':
+			if (opts_parse_size(optarg, &size) < 0 || size == 0)
+				return opt_err("add: bad size '%s' (e.g. 512M, 4G)", optarg);
+			o->conf.size = size;
+			break;
+		case 'f':
+			if (strlen(optarg) >= sizeof(o->file_buf))
+				return opt_err("add: file name too long");
+			strcpy(o->file_buf, optarg);
+			o->conf.file = o->file_buf;
+			break;
+		case 'v':
+			o->debug = 1;
+			break;
+		case OPT_MAX_IO_BUF:
+			if (opts_parse_size(optarg, &size) < 0 || size < 4096 ||
+			    size > UBLK_MAX_IO_BUF || size % 4096)
+				return opt_err("add: --max_io_buf_bytes must be a multiple of 4096 from 4096 to %u",
+					       UBLK_MAX_IO_BUF);
+			o->max_io_buf_bytes = (unsigned)size;
+			break;
+		case OPT_FOREGROUND:
+			o->foreground = 1;
+			break;
+		case OPT_DEBUG_MASK:
+			if (opts_parse_uint(optarg, ~0UL, &v) < 0)
+				return opt_err("add: bad --debug_mask '%s'", optarg);
+			o->debug = v != 0;
+			break;
+		case OPT_BUFFERED_IO:
+			o->conf.buffered_io = 1;
+			break;
+		case OPT_LBS:
+			if (opts_parse_uint(optarg, 4096, &v) < 0 || v < 512 ||
+			    (v & (v - 1)))
+				return opt_err("add: --logical_block_size must be 512, 1024, 2048 or 4096");
+			o->conf.lbs_shift = (unsigned)__builtin_ctzl(v);
+			break;
+		case ':':
+			return opt_err("add: option %s needs a value",
+				       argv[optind - 1]);
+		default:
+			return opt_err("add: unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return opt_err("add: unexpected argument '%s'", argv[optind]);
+	return opts_check(o, err, errlen);
+
+bad_switch:
+	return opt_err("add: --%s takes 0 or 1, not '%s'", opt_name(c), optarg);
+}

@@ -1,0 +1,99 @@
+// SPDX-License-Identifier: MIT
+/* Option parsing of `add`: ublksrv's spellings, and clear refusals. */
+#include <stdarg.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "unit.h"
+#include "../../cli/cli.h"
+
+static int parse(struct add_opts *o, char *err, ...)
+{
+	char *argv[32];
+	int argc = 0;
+	va_list ap;
+
+	va_start(ap, err);
+	while (argc < 31 && (argv[argc] = va_arg(ap, char *)))
+		argc++;
+	va_end(ap);
+	argv[argc] = NULL;
+	err[0] = 0;
+	return opts_parse_add(argc, argv, o, err, 256);
+}
+
+#define P(...) parse(&o, err, "add", __VA_ARGS__, (char *)NULL)
+
+int main(void)
+{
+	struct add_opts o;
+	char err[256];
+	uint64_t v;
+	long ncpu = sysconf(_SC_NPROCESSORS_CONF);
+
+	CHECK_EQ(opts_parse_size("4096", &v), 0);
+	CHECK_EQ(v, 4096);
+	CHECK_EQ(opts_parse_size("512K", &v), 0);
+	CHECK_EQ(v, 512 << 10);
+	CHECK_EQ(opts_parse_size("2G", &v), 0);
+	CHECK_EQ(v, 2ULL << 30);
+	CHECK_EQ(opts_parse_size("1GiB", &v), 0);
+	CHECK_EQ(v, 1ULL << 30);
+	CHECK(opts_parse_size("12X", &v) < 0);
+	CHECK(opts_parse_size("-1", &v) < 0);
+	CHECK(opts_parse_size("", &v) < 0);
+
+	/* defaults, as ublksrv */
+	CHECK_EQ(P("-t", "null"), 0);
+	CHECK_EQ(o.nr_queues, 1);
+	CHECK_EQ(o.depth, 128);
+	CHECK_EQ(o.max_io_buf_bytes, 512 << 10);
+	CHECK_EQ(o.dev_id, -1);
+	CHECK_EQ(o.flags, 0);
+	CHECK(!strcmp(o.conf.type, "null"));
+
+	CHECK_EQ(P("-t", "loop", "-f", "/tmp/x", "-n", "3", "-d", "64", "-u", "1",
+		   "-g", "1", "--buffered_io", "--max_io_buf_bytes", "1M"), 0);
+	CHECK(!strcmp(o.conf.file, "/tmp/x"));
+	CHECK_EQ(o.dev_id, 3);
+	CHECK_EQ(o.depth, 64);
+	CHECK_EQ(o.conf.buffered_io, 1);
+	CHECK_EQ(o.max_io_buf_bytes, 1 << 20);
+	CHECK_EQ(o.flags, UBLK_F_URING_CMD_COMP_IN_TASK | UBLK_F_NEED_GET_DATA);
+
+	CHECK_EQ(P("--type", "mem", "--size", "64M", "--queues", "1",
+		   "--depth", "4096", "--foreground", "--logical_block_size", "4096"), 0);
+	CHECK_EQ(o.conf.size, 64 << 20);
+	CHECK_EQ(o.depth, 4096);
+	CHECK_EQ(o.foreground, 1);
+	CHECK_EQ(o.conf.lbs_shift, 12);
+
+	CHECK_EQ(P("-t", "loop", "-f", "/x", "-r", "1", "-i", "1"), 0);
+	CHECK_EQ(o.flags, UBLK_F_USER_RECOVERY | UBLK_F_USER_RECOVERY_REISSUE);
+
+	/* refusals, each with words that name the problem */
+	CHECK(P("-t", "nosuch") < 0 && strstr(err, "unknown target type 'nosuch'"));
+	CHECK(P("-n", "1") < 0 && strstr(err, "-t TYPE is required"));
+	CHECK(P("-t", "null", "-d", "0") < 0 && strstr(err, "depth 0 is out of range"));
+	CHECK(P("-t", "null", "-d", "4097") < 0 && strstr(err, "out of range"));
+	CHECK(P("-t", "null", "-d", "abc") < 0 && strstr(err, "bad queue depth"));
+	CHECK(P("-t", "null", "-q", "100000") < 0 && strstr(err, "too many queues"));
+	CHECK(P("-t", "null", "-q", "0") < 0 && strstr(err, "bad queue count"));
+	CHECK(P("-t", "mem", "-s", "1000") < 0 && strstr(err, "not a multiple"));
+	CHECK(P("-t", "mem", "-s", "6144", "--logical_block_size", "4096") < 0 &&
+	      strstr(err, "4096-byte block size"));
+	CHECK(P("-t", "null", "-u", "2") < 0 && strstr(err, "--uring_comp takes 0 or 1"));
+	CHECK(P("-t", "null", "--bogus") < 0 && strstr(err, "unknown option"));
+	CHECK(P("-t", "null", "-d") < 0 && strstr(err, "needs a value"));
+	CHECK(P("-t", "null", "extra") < 0 && strstr(err, "unexpected argument"));
+	CHECK(P("-t", "null", "-i", "1") < 0 && strstr(err, "need user recovery"));
+	CHECK(P("-t", "null", "--max_io_buf_bytes", "1000") < 0 &&
+	      strstr(err, "multiple of 4096"));
+	if (ncpu >= 1) {
+		char q[24];
+
+		snprintf(q, sizeof(q), "%ld", ncpu);
+		CHECK_EQ(P("-t", "null", "-q", q), 0);
+	}
+	return unit_done();
+}

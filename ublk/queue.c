@@ -1,0 +1,265 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The per-queue I/O loop: one thread and one ring per queue.
+ *
+ * Every tag always has exactly one command outstanding in the kernel,
+ * except while its request is being served: FETCH_REQ at start, then
+ * COMMIT_AND_FETCH_REQ after each request.  A commit has no CQE of its
+ * own; the next CQE for the tag is its next request, or -ENODEV when the
+ * queue is being torn down, after which the tag is never re-issued.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+
+#include "ublk.h"
+
+#define CDEV_FIXED_FD	0	/* /dev/ublkcN is fixed file 0 on the ring */
+
+static size_t page_round(size_t n)
+{
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+
+	return (n + pg - 1) & ~(pg - 1);
+}
+
+static uint32_t io_cmd_op(const struct ublk_queue *q, unsigned nr)
+{
+	if (q->dev->ctrl->legacy)
+		return nr;
+	return UBLK_IO_IOWR(nr);
+}
+
+struct io_uring_sqe *ublk_queue_get_sqe(struct ublk_queue *q)
+{
+	struct io_uring_sqe *sqe = uring_get_sqe(&q->ring);
+
+	if (sqe)
+		q->tgt_inflight++;
+	return sqe;
+}
+
+/* Queue an io command (fetch, commit, get-data) for @tag. */
+static int queue_io_cmd(struct ublk_queue *q, unsigned tag, unsigned nr,
+			int result)
+{
+	struct ublk_io *io = &q->ios[tag];
+	struct io_uring_sqe *sqe;
+	struct ublksrv_io_cmd *cmd;
+
+	sqe = uring_get_sqe(&q->ring);
+	if (!sqe) {
+		log_err("queue %u: no SQE for tag %u", q->q_id, tag);
+		return -EBUSY;
+	}
+	cmd = uring_prep_cmd(sqe, CDEV_FIXED_FD, io_cmd_op(q, nr));
+	sqe->flags |= IOSQE_FIXED_FILE;
+	cmd->q_id = (uint16_t)q->q_id;
+	cmd->tag = (uint16_t)tag;
+	cmd->result = result;
+	cmd->addr = (uint64_t)(uintptr_t)io->buf;
+	sqe->user_data = ublk_user_data(tag, nr, 0, 0);
+
+	io->flags = UBLK_IO_IN_KERNEL;
+	q->cmd_inflight++;
+	return 0;
+}
+
+static void queue_commit(struct ublk_queue *q, unsigned tag, int result)
+{
+	const struct ublksrv_io_desc *iod = &q->descs[tag];
+	unsigned op = ublksrv_get_op(iod);
+
+	log_debug("q%u tag %u commit op %u sector %llu len %u res %d", q->q_id,
+		  tag, op, (unsigned long long)iod->start_sector,
+		  iod->nr_sectors << 9, result);
+	if (result < 0)
+		q->stats.errors++;
+	else if (op == UBLK_IO_OP_READ || op == UBLK_IO_OP_WRITE)
+		q->stats.bytes += (unsigned)result;
+	if (q->no_commit)
+		return;
+	queue_io_cmd(q, tag, UBLK_IO_COMMIT_AND_FETCH_REQ, result);
+}
+
+/* A request arrived for @tag: hand it to the backend. */
+static void queue_serve(struct ublk_queue *q, unsigned tag)
+{
+	const struct ublksrv_io_desc *iod = &q->descs[tag];
+	struct backend *b = q->backend;
+	unsigned op = ublksrv_get_op(iod);
+	int ret;
+
+	log_debug("q%u tag %u fetched op %u sector %llu len %u flags 0x%x",
+		  q->q_id, tag, op, (unsigned long long)iod->start_sector,
+		  iod->nr_sectors << 9, iod->op_flags >> 8);
+	if (op < 8)
+		q->stats.reqs[op]++;
+	q->ios[tag].flags = UBLK_IO_IN_BACKEND;
+	ret = b->ops->queue_io(b, q, tag, iod, q->ios[tag].buf);
+	if (ret != BACKEND_QUEUED)
+		queue_commit(q, tag, ret);
+}
+
+static void queue_handle_cqe(struct ublk_queue *q, uint64_t ud, int res,
+			     const struct io_uring_cqe *cqe)
+{
+	unsigned tag = user_data_tag(ud);
+	struct backend *b = q->backend;
+	int ret;
+
+	if (tag >= q->depth) {
+		log_err("queue %u: CQE for bad tag %u", q->q_id, tag);
+		return;
+	}
+	if (user_data_is_tgt(ud)) {
+		q->tgt_inflight--;
+		ret = b->ops->io_done(b, q, tag, cqe);
+		log_debug("q%u tag %u backend op %u done res %d", q->q_id, tag,
+			  user_data_op(ud), res);
+		if (ret != BACKEND_QUEUED)
+			queue_commit(q, tag, ret);
+		return;
+	}
+
+	q->cmd_inflight--;
+	if (res == UBLK_IO_RES_OK) {
+		queue_serve(q, tag);
+	} else if (res == UBLK_IO_RES_NEED_GET_DATA) {
+		queue_io_cmd(q, tag, UBLK_IO_NEED_GET_DATA, 0);
+	} else {
+		/* -ENODEV: the queue is going away; anything else is fatal too */
+		if (res != -ENODEV)
+			log_err("queue %u tag %u: io command failed: %s", q->q_id,
+				tag, strerror(-res));
+		q->ios[tag].flags = UBLK_IO_DONE;
+		log_debug("q%u tag %u aborted (%d)", q->q_id, tag, res);
+	}
+}
+
+static void queue_reap(struct ublk_queue *q)
+{
+	struct io_uring_cqe *cqe;
+	unsigned head, n = 0;
+
+	uring_for_each_cqe(&q->ring, head, cqe) {
+		queue_handle_cqe(q, cqe->user_data, cqe->res, cqe);
+		n++;
+	}
+	uring_cq_advance(&q->ring, n);
+}
+
+static int queue_setup(struct ublk_queue *q)
+{
+	struct ublk_dev *d = q->dev;
+	int fds[2] = { d->cdev_fd, q->backend->fd };
+	size_t desc_off;
+	unsigned i;
+	int ret;
+
+	/* The ring's entries: one command per tag plus backend SQEs. */
+	ret = uring_init(&q->ring, 2 * q->depth, URING_SETUP_OPTIONAL);
+	if (ret < 0)
+		return ret;
+	ret = uring_register_files(&q->ring, fds, fds[1] >= 0 ? 2 : 1);
+	if (ret < 0)
+		return ret;
+	ret = uring_register_ring_fd(&q->ring);
+	if (ret < 0)
+		log_debug("queue %u: no registered ring fd (%d)", q->q_id, ret);
+
+	desc_off = (size_t)q->q_id *
+		page_round(UBLK_MAX_QUEUE_DEPTH * sizeof(struct ublksrv_io_desc));
+	q->descs_sz = page_round(q->depth * sizeof(struct ublksrv_io_desc));
+	q->descs = mmap(NULL, q->descs_sz, PROT_READ, MAP_SHARED | MAP_POPULATE,
+			d->cdev_fd, (off_t)desc_off);
+	if (q->descs == MAP_FAILED) {
+		q->descs = NULL;
+		return -errno;
+	}
+
+	q->bufs_sz = (size_t)q->depth * d->info.max_io_buf_bytes;
+	q->bufs = mmap(NULL, q->bufs_sz, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (q->bufs == MAP_FAILED) {
+		q->bufs = NULL;
+		return -errno;
+	}
+	q->ios = calloc(q->depth, sizeof(*q->ios));
+	if (!q->ios)
+		return -ENOMEM;
+	for (i = 0; i < q->depth; i++) {
+		q->ios[i].buf = (char *)q->bufs + (size_t)i * d->info.max_io_buf_bytes;
+		ret = queue_io_cmd(q, i, UBLK_IO_FETCH_REQ, -1);
+		if (ret < 0)
+			return ret;
+	}
+	ret = uring_submit(&q->ring);
+	return ret < 0 ? ret : 0;
+}
+
+static void queue_teardown(struct ublk_queue *q)
+{
+	uring_exit(&q->ring);
+	if (q->descs)
+		munmap((void *)q->descs, q->descs_sz);
+	if (q->bufs)
+		munmap(q->bufs, q->bufs_sz);
+	free(q->ios);
+	q->descs = NULL;
+	q->bufs = NULL;
+	q->ios = NULL;
+}
+
+static void queue_notify(struct ublk_queue *q, int state)
+{
+	uint64_t one = 1;
+
+	/* release: setup_ret and the queue's fields are visible to the reader */
+	__atomic_store_n(&q->state, state, __ATOMIC_RELEASE);
+	if (write(q->dev->event_fd, &one, sizeof(one)) < 0)
+		log_err("queue %u: cannot notify: %s", q->q_id, strerror(errno));
+}
+
+static void *queue_thread(void *arg)
+{
+	struct ublk_queue *q = arg;
+	int ret;
+
+	q->tid = (pid_t)syscall(SYS_gettid);
+	if (CPU_COUNT(&q->cpus) &&
+	    sched_setaffinity(0, sizeof(q->cpus), &q->cpus) < 0)
+		log_warn("queue %u: cannot pin to its CPUs: %s", q->q_id,
+			 strerror(errno));
+
+	q->setup_ret = queue_setup(q);
+	queue_notify(q, q->setup_ret < 0 ? UBLK_QUEUE_EXITED : UBLK_QUEUE_RUNNING);
+	if (q->setup_ret < 0)
+		goto out;
+
+	log_debug("queue %u: tid %d serving %u tags", q->q_id, q->tid, q->depth);
+	while (q->cmd_inflight || q->tgt_inflight) {
+		ret = uring_submit_and_wait(&q->ring, 1);
+		if (ret < 0 && ret != -EBUSY && ret != -EAGAIN) {
+			log_err("queue %u: io_uring_enter: %s", q->q_id,
+				strerror(-ret));
+			break;
+		}
+		queue_reap(q);
+	}
+	log_debug("queue %u: exiting", q->q_id);
+out:
+	queue_teardown(q);
+	queue_notify(q, UBLK_QUEUE_EXITED);
+	return NULL;
+}
+
+int ublk_queue_start(struct ublk_queue *q)
+{
+	return -pthread_create(&q->thread, NULL, queue_thread, q);
+}

@@ -1,0 +1,155 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ublk: control commands on /dev/ublk-control, the device lifecycle and
+ * the per-queue I/O loop on /dev/ublkcN.
+ *
+ * Functions return 0 or a count on success and -errno on failure; where a
+ * failure deserves words, they are left in the device's err buffer.
+ */
+#ifndef SUBLK_UBLK_H
+#define SUBLK_UBLK_H
+
+#include <pthread.h>
+#include <sched.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "abi.h"
+#include "log.h"
+#include "../uring/uring.h"
+#include "../backend/backend.h"
+
+#define UBLK_CONTROL_PATH	"/dev/ublk-control"
+#define UBLK_DEFAULT_DEPTH	128
+#define UBLK_DEFAULT_IO_BUF	(512U << 10)	/* as ublksrv */
+#define UBLK_MAX_IO_BUF		(1U << UBLK_IO_BUF_BITS)
+#define UBLK_MAX_UBLKS		(1U << 20)	/* MINORBITS */
+
+/* Feature bits of the 6.1 driver, assumed when GET_FEATURES is missing. */
+#define UBLK_FEATURES_LEGACY	(UBLK_F_SUPPORT_ZERO_COPY | \
+				 UBLK_F_URING_CMD_COMP_IN_TASK | \
+				 UBLK_F_NEED_GET_DATA | \
+				 UBLK_F_USER_RECOVERY | \
+				 UBLK_F_USER_RECOVERY_REISSUE)
+
+/* ---- control ---- */
+
+struct ublk_ctrl {
+	struct uring ring;
+	int fd;
+	int legacy;		/* kernel takes only the raw command numbers */
+	int has_get_features;
+	uint64_t features;	/* what the driver supports */
+};
+
+int ublk_ctrl_open(struct ublk_ctrl *c);
+void ublk_ctrl_close(struct ublk_ctrl *c);
+/* Force the legacy command encoding (tests; kernels that only take it). */
+void ublk_ctrl_use_legacy(struct ublk_ctrl *c);
+
+int ublk_ctrl_add_dev(struct ublk_ctrl *c, struct ublksrv_ctrl_dev_info *info);
+int ublk_ctrl_del_dev(struct ublk_ctrl *c, unsigned id);
+int ublk_ctrl_del_dev_async(struct ublk_ctrl *c, unsigned id);
+int ublk_ctrl_start_dev(struct ublk_ctrl *c, unsigned id, pid_t pid);
+int ublk_ctrl_stop_dev(struct ublk_ctrl *c, unsigned id);
+int ublk_ctrl_try_stop_dev(struct ublk_ctrl *c, unsigned id);
+int ublk_ctrl_set_params(struct ublk_ctrl *c, unsigned id,
+			 const struct ublk_params *p);
+int ublk_ctrl_get_params(struct ublk_ctrl *c, unsigned id,
+			 struct ublk_params *p);
+int ublk_ctrl_get_info(struct ublk_ctrl *c, unsigned id,
+		       struct ublksrv_ctrl_dev_info *info);
+int ublk_ctrl_get_affinity(struct ublk_ctrl *c, unsigned id, unsigned q,
+			   cpu_set_t *set);
+int ublk_ctrl_start_recovery(struct ublk_ctrl *c, unsigned id);
+int ublk_ctrl_end_recovery(struct ublk_ctrl *c, unsigned id, pid_t pid);
+int ublk_ctrl_quiesce(struct ublk_ctrl *c, unsigned id, unsigned timeout_ms);
+int ublk_ctrl_update_size(struct ublk_ctrl *c, unsigned id, uint64_t sectors);
+
+/* Names for flags and states, for list and features. */
+const char *ublk_feature_name(unsigned bit);
+const char *ublk_state_name(unsigned state);
+/* The Linux release that first has feature @bit ("6.16"). */
+const char *ublk_feature_since(unsigned bit);
+
+/* ---- device and queues (the daemon) ---- */
+
+struct ublk_dev;
+
+/* Per-tag state of a queue. */
+struct ublk_io {
+	void *buf;		/* page-aligned I/O buffer */
+	unsigned flags;
+};
+
+#define UBLK_IO_IN_KERNEL	(1U << 0)	/* fetch/commit outstanding */
+#define UBLK_IO_IN_BACKEND	(1U << 1)	/* backend serving it */
+#define UBLK_IO_DONE		(1U << 2)	/* aborted: never re-issued */
+
+struct ublk_queue_stats {
+	uint64_t reqs[8];	/* by op (WRITE_ZEROES is the last kept) */
+	uint64_t bytes;
+	uint64_t errors;
+};
+
+struct ublk_queue {
+	struct uring ring;
+	struct ublk_dev *dev;
+	struct backend *backend;
+	const struct ublksrv_io_desc *descs;
+	size_t descs_sz;
+	struct ublk_io *ios;
+	void *bufs;
+	size_t bufs_sz;
+	unsigned q_id;
+	unsigned depth;
+	unsigned cmd_inflight;	/* io commands the kernel holds */
+	unsigned tgt_inflight;	/* backend SQEs in flight */
+	int no_commit;		/* test switch: never commit (SUBLK_TEST_NO_COMMIT) */
+	pthread_t thread;
+	pid_t tid;
+	cpu_set_t cpus;
+	int setup_ret;
+	int state;		/* UBLK_QUEUE_*, written by the queue thread */
+	struct ublk_queue_stats stats;
+};
+
+enum {
+	UBLK_QUEUE_STARTING,
+	UBLK_QUEUE_RUNNING,
+	UBLK_QUEUE_EXITED,
+};
+
+/* Start @q's thread; it reports on q->dev->event_fd as its state changes. */
+int ublk_queue_start(struct ublk_queue *q);
+
+struct ublk_dev {
+	struct ublksrv_ctrl_dev_info info;
+	struct ublk_params params;
+	struct ublk_ctrl *ctrl;
+	struct backend *backend;
+	struct ublk_queue *queues;
+	int cdev_fd;
+	int event_fd;		/* queue threads report setup and exit here */
+	unsigned queues_started;
+	int no_commit;
+	char err[256];		/* why the last step failed */
+};
+
+/* ADD_DEV with @info; fills in d->info with what the kernel chose. */
+int ublk_dev_add(struct ublk_dev *d, struct ublk_ctrl *c, struct backend *b,
+		 const struct ublksrv_ctrl_dev_info *info);
+/* Build and send SET_PARAMS from the backend's size and limits. */
+int ublk_dev_set_params(struct ublk_dev *d);
+/* Open /dev/ublkcN and start the queue threads; returns once each fetched. */
+int ublk_dev_start_queues(struct ublk_dev *d);
+/* START_DEV from the calling (non-queue) thread. */
+int ublk_dev_start(struct ublk_dev *d);
+/* Queue threads still running. */
+int ublk_dev_queues_alive(const struct ublk_dev *d);
+/* Wait for every queue thread to end, then close /dev/ublkcN. */
+void ublk_dev_join_queues(struct ublk_dev *d);
+/* Undo ublk_dev_add: stop, join, DEL_DEV; used on setup failure and exit. */
+void ublk_dev_destroy(struct ublk_dev *d);
+
+#endif
