@@ -20,12 +20,15 @@ static int cmp_uint(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* The char devices name every device, started or not: sysfs, else /dev. */
 int cli_dev_ids(unsigned *ids, int max)
 {
-	DIR *dir = opendir("/sys/class/ublk-char-device");
+	DIR *dir = opendir("/sys/class/ublk-char");
 	struct dirent *de;
 	int n = 0;
 
+	if (!dir)
+		dir = opendir("/dev");
 	if (!dir)
 		return 0;
 	while ((de = readdir(dir)) && n < max)
