@@ -57,6 +57,10 @@ static void usage(FILE *f)
 "        TYPE mem:   -s SIZE              RAM disk, memory used only when written\n"
 "        TYPE loop:  -f FILE [--buffered_io] [-s SIZE]\n"
 "  del -n ID | -a [--async]\n"
+"  recover -n ID [--foreground]   restart the daemon of a -r 1 device\n"
+"  stop -n ID [--safe]            stop serving (--safe: refuse while open)\n"
+"  quiesce -n ID                  park the device for a daemon upgrade\n"
+"  update_size -n ID -s BYTES     grow a mem or loop device\n"
 "  list [-n ID] [-v]\n"
 "  features\n"
 "  help, --version\n"
@@ -74,6 +78,14 @@ int main(int argc, char **argv)
 		return cmd_del(argc - 1, argv + 1);
 	if (!strcmp(cmd, "list"))
 		return cmd_list(argc - 1, argv + 1);
+	if (!strcmp(cmd, "recover"))
+		return cmd_recover(argc - 1, argv + 1);
+	if (!strcmp(cmd, "stop"))
+		return cmd_stop(argc - 1, argv + 1);
+	if (!strcmp(cmd, "quiesce"))
+		return cmd_quiesce(argc - 1, argv + 1);
+	if (!strcmp(cmd, "update_size"))
+		return cmd_update_size(argc - 1, argv + 1);
 	if (!strcmp(cmd, "features"))
 		return cmd_features(argc - 1, argv + 1);
 	if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) {

@@ -132,14 +132,66 @@ static void cleanup_failed(pid_t child, int dev_id)
 	ublk_ctrl_close(&c);
 }
 
+/* Bring the device up in a detached daemon; 0 once it is LIVE. */
+static int spawn_daemon(struct add_opts *o, struct backend *b)
+{
+	struct ublk_ctrl c;
+	char why[320];
+	int pfd[2], dev_id = o->recover ? o->dev_id : -1, ret;
+	pid_t child;
+
+	if (o->foreground)
+		return daemon_run(o, b, -1);
+
+	if (pipe2(pfd, O_CLOEXEC) < 0)
+		die("%s: pipe: %s", o->recover ? "recover" : "add", strerror(errno));
+	fflush(stdout);
+	child = fork();
+	if (child < 0)
+		die("%s: fork: %s", o->recover ? "recover" : "add", strerror(errno));
+	if (child == 0) {
+		close(pfd[0]);
+		daemon_child(o, b, pfd[1]);
+	}
+	close(pfd[1]);
+	if (b->ops->close)
+		b->ops->close(b);
+
+	ret = read_status(pfd[0], &dev_id, why, sizeof(why));
+	close(pfd[0]);
+	if (ret < 0) {
+		/* a failed recovery keeps the device for another try */
+		cleanup_failed(child, o->recover ? -1 : dev_id);
+		die("%s: %s", o->recover ? "recover" : "add", why);
+	}
+
+	if (cli_ctrl_open(&c) == 0) {
+		cli_list_dev(&c, (unsigned)dev_id, 0);
+		ublk_ctrl_close(&c);
+	}
+	return 0;
+}
+
+static void open_backend(struct backend *b, const struct add_opts *o)
+{
+	int ret;
+
+	b->fd = -1;
+	b->ops = backend_find(o->conf.type);
+	if (!b->ops)
+		die("unknown target type '%s'", o->conf.type);
+	b->conf = o->conf;
+	ret = b->ops->open(b);
+	if (ret < 0)
+		die("%s", b->err[0] ? b->err : strerror(-ret));
+}
+
 int cmd_add(int argc, char **argv)
 {
-	struct backend b = { .fd = -1 };
+	struct backend b;
 	struct add_opts o;
 	struct ublk_ctrl c;
 	char why[320];
-	int pfd[2], dev_id = -1, ret;
-	pid_t child;
 
 	if (opts_parse_add(argc, argv, &o, why, sizeof(why)) < 0)
 		die("%s", why);
@@ -149,41 +201,59 @@ int cmd_add(int argc, char **argv)
 	/* the driver first: its absence is the likeliest problem */
 	cli_ctrl_open(&c);
 	check_features(&c, o.flags);
+	/* a recoverable device can also be quiesced, where the driver can */
+	if ((o.flags & UBLK_F_USER_RECOVERY) && (c.features & UBLK_F_QUIESCE))
+		o.flags |= UBLK_F_QUIESCE;
 	ublk_ctrl_close(&c);
 
-	b.ops = backend_find(o.conf.type);
-	b.conf = o.conf;
-	ret = b.ops->open(&b);
-	if (ret < 0)
-		die("%s", b.err[0] ? b.err : strerror(-ret));
+	open_backend(&b, &o);
+	return spawn_daemon(&o, &b);
+}
 
-	if (o.foreground)
-		return daemon_run(&o, &b, -1);
+int cmd_recover(int argc, char **argv)
+{
+	struct ublksrv_ctrl_dev_info info;
+	struct backend b;
+	struct add_opts o;
+	struct ublk_ctrl c;
+	unsigned long id;
+	int i, foreground = 0, debug = 0;
+	long have = -1;
+	pid_t pid;
 
-	if (pipe2(pfd, O_CLOEXEC) < 0)
-		die("add: pipe: %s", strerror(errno));
-	fflush(stdout);
-	child = fork();
-	if (child < 0)
-		die("add: fork: %s", strerror(errno));
-	if (child == 0) {
-		close(pfd[0]);
-		daemon_child(&o, &b, pfd[1]);
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "-n") && i + 1 < argc) {
+			if (opts_parse_uint(argv[++i], UBLK_MAX_UBLKS - 1, &id) < 0)
+				die("recover: bad device id '%s'", argv[i]);
+			have = (long)id;
+		} else if (!strcmp(argv[i], "--foreground")) {
+			foreground = 1;
+		} else if (!strcmp(argv[i], "-v")) {
+			debug = 1;
+		} else {
+			die("usage: sublk recover -n ID [--foreground] [-v]");
+		}
 	}
-	close(pfd[1]);
-	if (b.ops->close)
-		b.ops->close(&b);
+	if (have < 0)
+		die("usage: sublk recover -n ID [--foreground] [-v]");
+	id = (unsigned long)have;
 
-	ret = read_status(pfd[0], &dev_id, why, sizeof(why));
-	close(pfd[0]);
-	if (ret < 0) {
-		cleanup_failed(child, dev_id);
-		die("add: %s", why);
-	}
-
-	if (cli_ctrl_open(&c) == 0) {
-		cli_list_dev(&c, (unsigned)dev_id, 0);
-		ublk_ctrl_close(&c);
-	}
-	return 0;
+	cli_ctrl_open(&c);
+	if (ublk_ctrl_get_info(&c, (unsigned)id, &info) < 0)
+		die("recover: device %lu does not exist", id);
+	ublk_ctrl_close(&c);
+	if (!(info.flags & UBLK_F_USER_RECOVERY))
+		die("recover: device %lu was not added with user recovery (-r 1)", id);
+	pid = rundir_pid((unsigned)id);
+	if (pid > 0 && pid_alive(pid) && info.state == UBLK_S_DEV_LIVE)
+		die("recover: device %lu is LIVE, served by pid %d", id, (int)pid);
+	if (rundir_load_opts((unsigned)id, &o) < 0)
+		die("recover: no saved settings for device %lu in %s", id, rundir());
+	o.recover = 1;
+	o.foreground = foreground;
+	o.debug = debug;
+	if (debug)
+		log_level = LOG_DEBUG;
+	open_backend(&b, &o);
+	return spawn_daemon(&o, &b);
 }

@@ -21,6 +21,7 @@ struct add_opts {
 	uint64_t flags;			/* UBLK_F_* asked for */
 	int foreground;
 	int debug;
+	int recover;			/* recover dev_id instead of adding */
 	char file_buf[4096];		/* conf.file points here once parsed */
 };
 
@@ -39,6 +40,7 @@ pid_t rundir_pid(unsigned id);
 /* The saved line that starts with @key ("target", "queue 0", ...). */
 int rundir_get(unsigned id, const char *key, char *buf, size_t len);
 int rundir_load_opts(unsigned id, struct add_opts *o);
+int rundir_set_size(unsigned id, uint64_t size);
 void rundir_remove(unsigned id);
 int pid_alive(pid_t pid);
 
@@ -58,5 +60,9 @@ int cmd_add(int argc, char **argv);
 int cmd_del(int argc, char **argv);
 int cmd_list(int argc, char **argv);
 int cmd_features(int argc, char **argv);
+int cmd_recover(int argc, char **argv);
+int cmd_stop(int argc, char **argv);
+int cmd_quiesce(int argc, char **argv);
+int cmd_update_size(int argc, char **argv);
 
 #endif

@@ -17,6 +17,9 @@
 
 #include "cli.h"
 
+#define RECOVER_BUSY_MS	10000
+#define QUEUE_END_GRACE_MS	1000
+
 static void status_send(int fd, const char *fmt, ...)
 {
 	char buf[320];
@@ -61,8 +64,11 @@ static int daemon_serve(struct ublk_dev *d, int sfd)
 	int stopping = 0, told = 0;
 	uint64_t cnt;
 
+	int timeout = -1, ret;
+
 	while (ublk_dev_queues_alive(d)) {
-		if (poll(pfd, 2, -1) < 0) {
+		ret = poll(pfd, 2, timeout);
+		if (ret < 0) {
 			if (errno == EINTR)
 				continue;
 			log_err("poll: %s", strerror(errno));
@@ -79,16 +85,68 @@ static int daemon_serve(struct ublk_dev *d, int sfd)
 		if (pfd[1].revents & POLLIN)
 			(void)!read(d->event_fd, &cnt, sizeof(cnt));
 		/*
-		 * Told to stop, or a queue ended (the device was stopped, or a
-		 * queue failed): STOP_DEV aborts every fetch so all queues end.
+		 * Told to stop: STOP_DEV aborts every fetch, so all queues end.
+		 * A queue that ended by itself was stopped, quiesced or failed;
+		 * the others follow at once unless it failed alone, so after a
+		 * grace period the device is stopped to end them.
 		 */
-		if (!stopping && (told || ublk_dev_queues_alive(d) <
-				  (int)d->info.nr_hw_queues)) {
+		if (stopping)
+			continue;
+		if (told || (ret == 0 && timeout >= 0)) {
 			stopping = 1;
 			ublk_ctrl_stop_dev(d->ctrl, d->info.dev_id);
+		} else if (ublk_dev_queues_alive(d) < (int)d->info.nr_hw_queues) {
+			timeout = QUEUE_END_GRACE_MS;
 		}
 	}
 	return told;
+}
+
+/*
+ * Recovery: the kernel holds the device QUIESCED (or FAIL_IO) since the
+ * old daemon died.  START_USER_RECOVERY is refused with -EBUSY while the
+ * kernel is still releasing the old daemon's /dev/ublkcN: retry a while.
+ */
+static int daemon_recover_begin(struct ublk_dev *d, struct ublk_ctrl *c,
+				struct backend *b, unsigned id)
+{
+	int ret, ms;
+
+	memset(d, 0, sizeof(*d));
+	d->ctrl = c;
+	d->backend = b;
+	d->cdev_fd = -1;
+	d->event_fd = -1;
+	ret = ublk_ctrl_get_info(c, id, &d->info);
+	if (ret < 0) {
+		snprintf(d->err, sizeof(d->err), "device %u does not exist", id);
+		return ret;
+	}
+	if (!(d->info.flags & UBLK_F_USER_RECOVERY)) {
+		snprintf(d->err, sizeof(d->err),
+			 "device %u was not added with user recovery (-r 1)", id);
+		return -EINVAL;
+	}
+	for (ms = 0; ; ms += 100) {
+		ret = ublk_ctrl_start_recovery(c, id);
+		if (ret != -EBUSY || ms >= RECOVER_BUSY_MS)
+			break;
+		usleep(100000);
+	}
+	if (ret < 0)
+		snprintf(d->err, sizeof(d->err),
+			 "START_USER_RECOVERY on device %u: %s (state %s)", id,
+			 strerror(-ret), ublk_state_name(d->info.state));
+	return ret;
+}
+
+/* What the device is now: -errno if it is gone. */
+static int dev_state(struct ublk_ctrl *c, unsigned id)
+{
+	struct ublksrv_ctrl_dev_info info;
+	int ret = ublk_ctrl_get_info(c, id, &info);
+
+	return ret < 0 ? ret : info.state;
 }
 
 int daemon_run(struct add_opts *o, struct backend *b, int status_fd)
@@ -103,7 +161,7 @@ int daemon_run(struct add_opts *o, struct backend *b, int status_fd)
 	struct ublk_ctrl c;
 	struct ublk_dev d;
 	sigset_t set;
-	int sfd = -1, ret, told;
+	int sfd = -1, ret, told, state;
 
 	ret = ublk_ctrl_open(&c);
 	if (ret < 0) {
@@ -111,6 +169,8 @@ int daemon_run(struct add_opts *o, struct backend *b, int status_fd)
 			    UBLK_CONTROL_PATH, strerror(-ret));
 		return 1;
 	}
+	if (getenv("SUBLK_LEGACY_CMDS"))
+		ublk_ctrl_use_legacy(&c);
 	ret = signals_block(&set);
 	if (ret == 0) {
 		sfd = signalfd(-1, &set, SFD_CLOEXEC);
@@ -122,7 +182,10 @@ int daemon_run(struct add_opts *o, struct backend *b, int status_fd)
 		goto err_ctrl;
 	}
 
-	ret = ublk_dev_add(&d, &c, b, &info);
+	if (o->recover)
+		ret = daemon_recover_begin(&d, &c, b, (unsigned)o->dev_id);
+	else
+		ret = ublk_dev_add(&d, &c, b, &info);
 	if (ret < 0) {
 		status_send(status_fd, "err %s", d.err);
 		goto err_ctrl;
@@ -130,11 +193,17 @@ int daemon_run(struct add_opts *o, struct backend *b, int status_fd)
 	status_send(status_fd, "id %u", d.info.dev_id);
 	d.no_commit = getenv("SUBLK_TEST_NO_COMMIT") != NULL;
 
-	ret = ublk_dev_set_params(&d);
-	if (ret == 0)
+	if (o->recover) {
 		ret = ublk_dev_start_queues(&d);
-	if (ret == 0)
-		ret = ublk_dev_start(&d);
+		if (ret == 0)
+			ret = ublk_dev_end_recovery(&d);
+	} else {
+		ret = ublk_dev_set_params(&d);
+		if (ret == 0)
+			ret = ublk_dev_start_queues(&d);
+		if (ret == 0)
+			ret = ublk_dev_start(&d);
+	}
 	if (ret < 0)
 		goto err_dev;
 
@@ -142,8 +211,9 @@ int daemon_run(struct add_opts *o, struct backend *b, int status_fd)
 	if (ret < 0)
 		log_warn("dev %u: cannot write %s: %s", d.info.dev_id, rundir(),
 			 strerror(-ret));
-	log_info("dev %u: LIVE, %u queues of depth %u, %s backend, %llu bytes",
-		 d.info.dev_id, d.info.nr_hw_queues, d.info.queue_depth,
+	log_info("dev %u: %s, %u queues of depth %u, %s backend, %llu bytes",
+		 d.info.dev_id, o->recover ? "recovered" : "LIVE",
+		 d.info.nr_hw_queues, d.info.queue_depth,
 		 b->ops->name, (unsigned long long)b->size);
 	status_send(status_fd, "ok");
 	if (status_fd >= 0)
@@ -159,15 +229,24 @@ int daemon_run(struct add_opts *o, struct backend *b, int status_fd)
 		if (ret < 0)
 			log_err("dev %u: DEL_DEV: %s", d.info.dev_id, strerror(-ret));
 	}
-	rundir_remove(d.info.dev_id);
-	log_info("dev %u: daemon exits", d.info.dev_id);
+	/* a quiesced device waits for `recover`, which needs the settings */
+	state = dev_state(&c, d.info.dev_id);
+	if (state < 0 || state == UBLK_S_DEV_DEAD)
+		rundir_remove(d.info.dev_id);
+	log_info("dev %u: daemon exits (device %s)", d.info.dev_id,
+		 state < 0 ? "deleted" : ublk_state_name((unsigned)state));
 	close(sfd);
 	ublk_ctrl_close(&c);
 	return 0;
 
 err_dev:
 	status_send(status_fd, "err %s", d.err);
-	ublk_dev_destroy(&d);
+	/*
+	 * A failed recovery leaves the device for another try: the queue
+	 * threads, still holding fetches, end with the process.
+	 */
+	if (!o->recover)
+		ublk_dev_destroy(&d);
 err_ctrl:
 	if (sfd >= 0)
 		close(sfd);

@@ -202,6 +202,30 @@ int rundir_load_opts(unsigned id, struct add_opts *o)
 	return ret;
 }
 
+/* Rewrite the saved size, keeping every other line. */
+int rundir_set_size(unsigned id, uint64_t size)
+{
+	char path[4200], line[4200], text[16384];
+	size_t n = 0;
+	FILE *f;
+
+	run_path(path, sizeof(path), id, "state");
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f) && n < sizeof(text)) {
+		if (!strncmp(line, "size ", 5))
+			n += snprintf(text + n, sizeof(text) - n, "size %llu\n",
+				      (unsigned long long)size);
+		else
+			n += snprintf(text + n, sizeof(text) - n, "%s", line);
+	}
+	fclose(f);
+	if (n >= sizeof(text))
+		return -ENAMETOOLONG;
+	return run_write(id, "state", text);
+}
+
 void rundir_remove(unsigned id)
 {
 	char path[4200];

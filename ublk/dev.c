@@ -186,6 +186,17 @@ int ublk_dev_start(struct ublk_dev *d)
 	return ublk_ctrl_get_info(d->ctrl, d->info.dev_id, &d->info);
 }
 
+int ublk_dev_end_recovery(struct ublk_dev *d)
+{
+	int ret = ublk_ctrl_end_recovery(d->ctrl, d->info.dev_id, getpid());
+
+	if (ret < 0) {
+		dev_err(d, "END_USER_RECOVERY failed: %s", strerror(-ret));
+		return ret;
+	}
+	return ublk_ctrl_get_info(d->ctrl, d->info.dev_id, &d->info);
+}
+
 int ublk_dev_queues_alive(const struct ublk_dev *d)
 {
 	unsigned i, n = 0;

@@ -145,6 +145,8 @@ int ublk_dev_set_params(struct ublk_dev *d);
 int ublk_dev_start_queues(struct ublk_dev *d);
 /* START_DEV from the calling (non-queue) thread. */
 int ublk_dev_start(struct ublk_dev *d);
+/* END_USER_RECOVERY once the queues fetched again; refreshes d->info. */
+int ublk_dev_end_recovery(struct ublk_dev *d);
 /* Queue threads still running. */
 int ublk_dev_queues_alive(const struct ublk_dev *d);
 /* Wait for every queue thread to end, then close /dev/ublkcN. */
