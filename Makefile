@@ -38,7 +38,7 @@ HDR := $(wildcard */*.h *.h)
 UNIT_TESTS := $(patsubst tests/unit/%.c,build/tests/%,$(wildcard tests/unit/test_*.c))
 TEST_CFLAGS := -O1 -g $(WARN) -std=gnu11 -D_GNU_SOURCE -fsanitize=address,undefined \
 	       -fno-omit-frame-pointer
-TEST_LIB_SRC := $(URING_SRC) $(BACKEND_SRC) ublk/log.c cli/opts.c
+TEST_LIB_SRC := $(URING_SRC) $(BACKEND_SRC) ublk/log.c cli/opts.c tests/unit/queue_stub.c
 
 ifeq ($(V),1)
 Q :=

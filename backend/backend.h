@@ -42,6 +42,7 @@ struct backend {
 
 	/* set by open() */
 	uint64_t size;			/* device size in bytes */
+	uint64_t max_size;		/* what update_size may grow it to (0: size) */
 	uint32_t attrs;			/* UBLK_ATTR_* */
 	uint32_t discard_granularity;	/* bytes; 0: no discard */
 	uint32_t max_discard_sectors;

@@ -159,6 +159,14 @@ int cmd_update_size(int argc, char **argv)
 	if (a.size % (1ULL << p.basic.logical_bs_shift))
 		die("update_size: %llu is not a multiple of the %u-byte block size",
 		    (unsigned long long)a.size, 1U << p.basic.logical_bs_shift);
+	{
+		char max[32];
+
+		if (rundir_get((unsigned)a.id, "max_size", max, sizeof(max)) == 0 &&
+		    a.size > strtoull(max, NULL, 0))
+			die("update_size: device %ld can grow to %s bytes at most (a mem device to 4 times its size)",
+			    a.id, max);
+	}
 	if (rundir_set_size((unsigned)a.id, a.size) < 0)
 		die("update_size: device %ld has no run state in %s", a.id, rundir());
 	grow_backing_file(a.id, a.size);

@@ -127,6 +127,8 @@ static int opts_check(struct add_opts *o, char *err, size_t errlen)
 		return opt_err("add: size %llu is not a multiple of the %llu-byte block size",
 			       (unsigned long long)o->conf.size,
 			       (unsigned long long)lbs);
+	if ((o->flags & UBLK_F_USER_RECOVERY) && !strcmp(o->conf.type, "mem"))
+		return opt_err("add: a mem device's data dies with its daemon: user recovery (-r 1) cannot keep it");
 	if ((o->flags & UBLK_F_USER_RECOVERY_REISSUE) &&
 	    (o->flags & UBLK_F_USER_RECOVERY_FAIL_IO))
 		return opt_err("add: -i 1 and -e 1 cannot be combined");

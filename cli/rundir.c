@@ -100,11 +100,14 @@ int rundir_save(const struct add_opts *o, unsigned id, pid_t pid,
 
 	n += snprintf(text + n, sizeof(text) - n,
 		      "pid %d\ntype %s\nqueues %u\ndepth %u\nmax_io_buf_bytes %u\n"
-		      "flags 0x%llx\nsize %llu\nlbs_shift %u\nbuffered_io %d\n",
+		      "flags 0x%llx\nsize %llu\nmax_size %llu\nlbs_shift %u\n"
+		      "buffered_io %d\n",
 		      (int)pid, b->conf.type, d->info.nr_hw_queues,
 		      d->info.queue_depth, d->info.max_io_buf_bytes,
 		      (unsigned long long)o->flags,
-		      (unsigned long long)b->conf.size, b->conf.lbs_shift,
+		      (unsigned long long)b->size,
+		      (unsigned long long)(b->max_size ? b->max_size : b->size),
+		      b->conf.lbs_shift,
 		      b->conf.buffered_io);
 	if (b->conf.file)
 		n += snprintf(text + n, sizeof(text) - n, "file %s\n", b->conf.file);

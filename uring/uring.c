@@ -130,8 +130,19 @@ err_unmap:
 
 void uring_exit(struct uring *r)
 {
+	struct io_uring_rsrc_update up = { .offset = (unsigned)r->enter_fd };
+
 	if (!r->sq.ring_ptr)
 		return;		/* never set up, or already torn down */
+	/*
+	 * A registered ring fd holds a reference on the ring and one of the
+	 * thread's 16 slots.  The slot is per thread and the kernel drops
+	 * whatever slot it is told to, so only the registering thread may.
+	 */
+	if ((r->enter_flags & IORING_ENTER_REGISTERED_RING) &&
+	    r->reg_tid == (int)syscall(SYS_gettid))
+		sys_io_uring_register(r->ring_fd, IORING_UNREGISTER_RING_FDS,
+				      &up, 1);
 	uring_unmap(r);
 	close(r->ring_fd);
 	memset(r, 0, sizeof(*r));
@@ -153,6 +164,7 @@ int uring_register_ring_fd(struct uring *r)
 		return -EIO;
 	r->enter_fd = (int)up.offset;
 	r->enter_flags |= IORING_ENTER_REGISTERED_RING;
+	r->reg_tid = (int)syscall(SYS_gettid);
 	return 0;
 }
 

@@ -52,6 +52,7 @@ struct uring {
 	unsigned enter_flags;	/* IORING_ENTER_REGISTERED_RING once registered */
 	int ring_fd;		/* the real fd, for register and close */
 	int enter_fd;		/* what io_uring_enter takes: fd or registered index */
+	int reg_tid;		/* thread whose ring-fd table holds enter_fd */
 };
 
 /* Setup flags that only make the ring faster; dropped one by one when refused. */
@@ -67,7 +68,12 @@ struct uring {
 int uring_init(struct uring *r, unsigned entries, unsigned flags);
 void uring_exit(struct uring *r);
 
-/* Register the ring fd so io_uring_enter skips the fd lookup. */
+/*
+ * Register the ring fd so io_uring_enter skips the fd lookup.  The
+ * registration belongs to the calling thread: only it may enter the ring
+ * by the registered index, and uring_exit() drops it only when called
+ * from that thread (otherwise it goes when that thread exits).
+ */
 int uring_register_ring_fd(struct uring *r);
 int uring_register_files(struct uring *r, const int *fds, unsigned nr);
 int uring_register_buffers_sparse(struct uring *r, unsigned nr);

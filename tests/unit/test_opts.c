@@ -86,6 +86,7 @@ int main(void)
 	CHECK(P("-t", "null", "--bogus") < 0 && strstr(err, "unknown option"));
 	CHECK(P("-t", "null", "-d") < 0 && strstr(err, "needs a value"));
 	CHECK(P("-t", "null", "extra") < 0 && strstr(err, "unexpected argument"));
+	CHECK(P("-t", "mem", "-s", "1M", "-r", "1") < 0 && strstr(err, "dies with its daemon"));
 	CHECK(P("-t", "null", "-i", "1") < 0 && strstr(err, "need user recovery"));
 	CHECK(P("-t", "null", "--max_io_buf_bytes", "1000") < 0 &&
 	      strstr(err, "multiple of 4096"));

@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Helpers shared by the backends; private to backend/.
+ */
+#ifndef SUBLK_BACKEND_INTERNAL_H
+#define SUBLK_BACKEND_INTERNAL_H
+
+#include "backend.h"
+
+/*
+ * Largest discard / write-zeroes request any backend advertises: 2 GiB.
+ * A request's length reaches the block layer as a 32-bit byte count, so
+ * anything near 4 GiB gets cut at an odd boundary anyway; a power of two
+ * stays aligned to every discard granularity up to 2 GiB.
+ */
+#define BACKEND_MAX_DISCARD_SECTORS	(1U << 22)
+
+/* Leave a one-line reason in b->err; returns @err (a -errno). */
+int backend_fail(struct backend *b, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/*
+ * backend_set_size - check b->conf.lbs_shift (0 means 9) and @size against
+ * it, then set b->size.  @name prefixes the message left on failure.
+ */
+int backend_set_size(struct backend *b, const char *name, uint64_t size);
+
+/* The json hook of backends whose only setting is the size. */
+int backend_json_size(const struct backend *b, char *buf, size_t len);
+
+static inline uint32_t backend_lbs(const struct backend *b)
+{
+	return 1U << b->conf.lbs_shift;
+}
+
+#endif

@@ -1,0 +1,58 @@
+// SPDX-License-Identifier: MIT
+/*
+ * null: a device that stores nothing and finishes every request at once.
+ * Reads leave the buffer as it is, as ublksrv's null target does: the
+ * point is measuring the ublk path, not memset.
+ */
+#include <errno.h>
+
+#include "internal.h"
+
+#define NULL_DEFAULT_SIZE	(250ULL << 30)
+
+static int null_open(struct backend *b)
+{
+	int ret;
+
+	ret = backend_set_size(b, "null",
+			       b->conf.size ? b->conf.size : NULL_DEFAULT_SIZE);
+	if (ret)
+		return ret;
+	b->attrs = 0;
+	/* discard and write-zeroes "work" as trivially as everything else */
+	b->discard_granularity = 4096;	/* >= every logical block size */
+	b->max_discard_sectors = BACKEND_MAX_DISCARD_SECTORS;
+	b->max_write_zeroes_sectors = BACKEND_MAX_DISCARD_SECTORS;
+	b->fd = -1;
+	b->priv = NULL;
+	return 0;
+}
+
+static void null_close(struct backend *b)
+{
+}
+
+static int null_queue_io(struct backend *b, struct ublk_queue *q,
+			 unsigned tag, const struct ublksrv_io_desc *iod,
+			 void *buf)
+{
+	switch (ublksrv_get_op(iod)) {
+	case UBLK_IO_OP_READ:
+	case UBLK_IO_OP_WRITE:
+		return (int)(iod->nr_sectors << 9);
+	case UBLK_IO_OP_FLUSH:
+	case UBLK_IO_OP_DISCARD:
+	case UBLK_IO_OP_WRITE_ZEROES:
+		return 0;
+	default:
+		return -EOPNOTSUPP;
+	}
+}
+
+const struct backend_ops backend_null_ops = {
+	.name = "null",
+	.open = null_open,
+	.close = null_close,
+	.queue_io = null_queue_io,
+	.json = backend_json_size,
+};

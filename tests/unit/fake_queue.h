@@ -1,0 +1,124 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A fake ublk queue for backend tests: a bare ring standing in for the
+ * queue, and helpers that drive one request to its end as the queue loop
+ * would.  Include from exactly one file per test program.
+ */
+#ifndef SUBLK_TEST_FAKE_QUEUE_H
+#define SUBLK_TEST_FAKE_QUEUE_H
+
+#include <errno.h>
+#include <stdint.h>
+
+#include "unit.h"
+#include "../../backend/backend.h"
+#include "../../uring/uring.h"
+
+struct ublk_queue {
+	struct uring ring;
+};
+
+struct io_uring_sqe *ublk_queue_get_sqe(struct ublk_queue *q)
+{
+	return uring_get_sqe(&q->ring);
+}
+
+#define MiB	(1ULL << 20)
+
+/* Serve one request to the end, as a queue's loop would. */
+static inline int run_io(struct backend *b, struct ublk_queue *q, unsigned tag,
+		  unsigned op_flags, uint64_t sector, uint32_t nr, void *buf)
+{
+	const struct ublksrv_io_desc iod = {
+		.op_flags = op_flags,
+		.nr_sectors = nr,
+		.start_sector = sector,
+	};
+	int ret = b->ops->queue_io(b, q, tag, &iod, buf);
+
+	while (ret == BACKEND_QUEUED) {
+		struct io_uring_cqe *cqe;
+		unsigned head, n = 0;
+
+		REQUIRE(q && b->ops->io_done);
+		REQUIRE(uring_submit_and_wait(&q->ring, 1) >= 0);
+		uring_for_each_cqe(&q->ring, head, cqe) {
+			CHECK(user_data_is_tgt(cqe->user_data));
+			CHECK_EQ(user_data_tag(cqe->user_data), tag);
+			CHECK_EQ(user_data_op(cqe->user_data), op_flags & 0xff);
+			if (ret == BACKEND_QUEUED)
+				ret = b->ops->io_done(b, q, tag, cqe);
+			n++;
+		}
+		uring_cq_advance(&q->ring, n);
+	}
+	return ret;
+}
+
+static inline int io(struct backend *b, struct ublk_queue *q, unsigned op_flags,
+	      uint64_t off, uint64_t len, void *buf)
+{
+	return run_io(b, q, 7, op_flags, off >> 9, (uint32_t)(len >> 9), buf);
+}
+
+static inline void *xalloc(size_t len)
+{
+	void *p;
+
+	REQUIRE(posix_memalign(&p, 4096, len) == 0);
+	/* defined for valgrind, which cannot see io_uring reads fill it */
+	memset(p, 0, len);
+	return p;
+}
+
+static inline void fill(void *buf, size_t len, unsigned seed)
+{
+	unsigned char *p = buf;
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		p[i] = (unsigned char)(seed + i * 13 + (i >> 12));
+}
+
+static inline int is_zero(const void *buf, size_t len)
+{
+	const unsigned char *p = buf;
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (p[i])
+			return 0;
+	return 1;
+}
+
+static inline int json(const struct backend *b, char *out, size_t len)
+{
+	int n = b->ops->json(b, out, len);
+
+	if (n >= 0)
+		CHECK_EQ(strlen(out), n);
+	return n;
+}
+
+/* A ring with the backend's file as fixed file BACKEND_FIXED_FD. */
+static inline void queue_init(struct ublk_queue *q, const struct backend *b)
+{
+	int fds[2] = { -1, b->fd };
+
+	REQUIRE(uring_init(&q->ring, 32, 0) == 0);
+	REQUIRE(uring_register_files(&q->ring, fds, 2) == 0);
+}
+
+static inline int skip_without_uring(void)
+{
+	struct uring r;
+	int ret = uring_init(&r, 4, 0);
+
+	if (ret == -ENOSYS || ret == -EPERM)
+		UNIT_SKIP("io_uring is not available");
+	REQUIRE(ret == 0);
+	uring_exit(&r);
+	return 0;
+}
+
+#endif

@@ -1,0 +1,15 @@
+// SPDX-License-Identifier: MIT
+/*
+ * What ublk/queue.c offers the backends, for unit tests that link the
+ * backends without a queue.  Weak, so a test with a fake queue of its own
+ * (test_backend.c) overrides it.
+ */
+#include <stddef.h>
+
+#include "../../backend/backend.h"
+
+__attribute__((weak))
+struct io_uring_sqe *ublk_queue_get_sqe(struct ublk_queue *q)
+{
+	return NULL;
+}
