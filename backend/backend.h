@@ -33,6 +33,7 @@ struct backend_conf {
 	uint64_t size;		/* bytes; 0 means the backend's default */
 	const char *file;	/* loop: -f */
 	int buffered_io;	/* loop: --buffered_io */
+	const char *fault;	/* fault: --fault SPEC */
 	unsigned lbs_shift;	/* logical block size shift, 9..12 */
 };
 
@@ -90,6 +91,9 @@ const char *backend_names(void);
 
 /* A zeroed SQE on the queue's ring, or NULL if the ring is full. */
 struct io_uring_sqe *ublk_queue_get_sqe(struct ublk_queue *q);
+/* The descriptor of the request @tag is serving (valid until its commit). */
+const struct ublksrv_io_desc *ublk_queue_iod(const struct ublk_queue *q,
+					     unsigned tag);
 
 /*
  * user_data of every SQE on a queue ring: bits 0-15 tag, 16-23 op,

@@ -44,6 +44,12 @@ struct io_uring_sqe *ublk_queue_get_sqe(struct ublk_queue *q)
 	return sqe;
 }
 
+const struct ublksrv_io_desc *ublk_queue_iod(const struct ublk_queue *q,
+					     unsigned tag)
+{
+	return &q->descs[tag];
+}
+
 /* Queue an io command (fetch, commit, get-data) for @tag. */
 static int queue_io_cmd(struct ublk_queue *q, unsigned tag, unsigned nr,
 			int result)

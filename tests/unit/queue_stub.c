@@ -13,3 +13,10 @@ struct io_uring_sqe *ublk_queue_get_sqe(struct ublk_queue *q)
 {
 	return NULL;
 }
+
+__attribute__((weak))
+const struct ublksrv_io_desc *ublk_queue_iod(const struct ublk_queue *q,
+					     unsigned tag)
+{
+	return NULL;
+}
