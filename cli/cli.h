@@ -23,6 +23,7 @@ struct add_opts {
 	int debug;
 	int recover;			/* recover dev_id instead of adding */
 	char file_buf[4096];		/* conf.file points here once parsed */
+	char fault_buf[256];		/* conf.fault, when loaded for recover */
 };
 
 /* Parse `add` arguments (argv[0] is "add"); on error a one-line reason. */

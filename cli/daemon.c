@@ -225,7 +225,14 @@ int daemon_run(struct add_opts *o, struct backend *b, int status_fd)
 	if (b->ops->flush && b->ops->flush(b) < 0)
 		log_err("dev %u: backend flush failed", d.info.dev_id);
 	if (told) {
-		ret = ublk_ctrl_del_dev(&c, d.info.dev_id);
+		/*
+		 * DEL_DEV waits until nobody holds the disk: a mounted
+		 * filesystem would keep the daemon waiting.  The async form
+		 * removes it the moment the last holder lets go.
+		 */
+		ret = ublk_ctrl_del_dev_async(&c, d.info.dev_id);
+		if (ret == -EOPNOTSUPP || ret == -EINVAL)
+			ret = ublk_ctrl_del_dev(&c, d.info.dev_id);
 		if (ret < 0)
 			log_err("dev %u: DEL_DEV: %s", d.info.dev_id, strerror(-ret));
 	}

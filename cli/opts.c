@@ -64,6 +64,7 @@ enum {
 	OPT_DEBUG_MASK,
 	OPT_BUFFERED_IO,
 	OPT_LBS,
+	OPT_FAULT,
 };
 
 static const struct option add_longopts[] = {
@@ -84,6 +85,7 @@ static const struct option add_longopts[] = {
 	{ "debug_mask",			1, NULL, OPT_DEBUG_MASK },
 	{ "buffered_io",		0, NULL, OPT_BUFFERED_IO },
 	{ "logical_block_size",		1, NULL, OPT_LBS },
+	{ "fault",			1, NULL, OPT_FAULT },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -127,6 +129,8 @@ static int opts_check(struct add_opts *o, char *err, size_t errlen)
 		return opt_err("add: size %llu is not a multiple of the %llu-byte block size",
 			       (unsigned long long)o->conf.size,
 			       (unsigned long long)lbs);
+	if (o->conf.fault && strcmp(o->conf.type, "fault"))
+		return opt_err("add: --fault goes with -t fault");
 	if ((o->flags & UBLK_F_USER_RECOVERY) && !strcmp(o->conf.type, "mem"))
 		return opt_err("add: a mem device's data dies with its daemon: user recovery (-r 1) cannot keep it");
 	if ((o->flags & UBLK_F_USER_RECOVERY_REISSUE) &&
@@ -241,6 +245,9 @@ int opts_parse_add(int argc, char **argv, struct add_opts *o,
 			    (v & (v - 1)))
 				return opt_err("add: --logical_block_size must be 512, 1024, 2048 or 4096");
 			o->conf.lbs_shift = (unsigned)__builtin_ctzl(v);
+			break;
+		case OPT_FAULT:
+			o->conf.fault = optarg;
 			break;
 		case ':':
 			return opt_err("add: option %s needs a value",

@@ -111,6 +111,8 @@ int rundir_save(const struct add_opts *o, unsigned id, pid_t pid,
 		      b->conf.buffered_io);
 	if (b->conf.file)
 		n += snprintf(text + n, sizeof(text) - n, "file %s\n", b->conf.file);
+	if (b->conf.fault)
+		n += snprintf(text + n, sizeof(text) - n, "fault %s\n", b->conf.fault);
 	for (i = 0; i < d->info.nr_hw_queues && n < sizeof(text); i++) {
 		cpus_str(&d->queues[i].cpus, cpus, sizeof(cpus));
 		n += snprintf(text + n, sizeof(text) - n, "queue %u %d %s\n", i,
@@ -202,6 +204,8 @@ int rundir_load_opts(unsigned id, struct add_opts *o)
 	o->conf.buffered_io = (int)rundir_num(id, "buffered_io", &ret);
 	if (rundir_get(id, "file", o->file_buf, sizeof(o->file_buf)) == 0)
 		o->conf.file = o->file_buf;
+	if (rundir_get(id, "fault", o->fault_buf, sizeof(o->fault_buf)) == 0)
+		o->conf.fault = o->fault_buf;
 	return ret;
 }
 

@@ -13,11 +13,27 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <signal.h>
 #include <sys/eventfd.h>
 
 #include "ublk.h"
 
 #define dev_err(d, ...) snprintf((d)->err, sizeof((d)->err), __VA_ARGS__)
+
+/*
+ * Test switch: SUBLK_TEST_DIE_AT=POINT kills the daemon (SIGKILL, as a
+ * crash would) when setup reaches POINT: after_add, queue_setup,
+ * before_start.  Only the end-to-end tests set it.
+ */
+void ublk_test_die_point(const char *point)
+{
+	const char *want = getenv("SUBLK_TEST_DIE_AT");
+
+	if (want && !strcmp(want, point)) {
+		log_err("SUBLK_TEST_DIE_AT=%s: dying", point);
+		raise(SIGKILL);
+	}
+}
 
 static void sleep_ms(unsigned ms)
 {
@@ -45,6 +61,7 @@ int ublk_dev_add(struct ublk_dev *d, struct ublk_ctrl *c, struct backend *b,
 			dev_err(d, "ADD_DEV failed: %s", strerror(-ret));
 		return ret;
 	}
+	ublk_test_die_point("after_add");
 	log_debug("added dev %u: queues %u depth %u buf %u flags 0x%llx",
 		  d->info.dev_id, d->info.nr_hw_queues, d->info.queue_depth,
 		  d->info.max_io_buf_bytes, (unsigned long long)d->info.flags);
@@ -177,7 +194,10 @@ int ublk_dev_start_queues(struct ublk_dev *d)
 
 int ublk_dev_start(struct ublk_dev *d)
 {
-	int ret = ublk_ctrl_start_dev(d->ctrl, d->info.dev_id, getpid());
+	int ret;
+
+	ublk_test_die_point("before_start");
+	ret = ublk_ctrl_start_dev(d->ctrl, d->info.dev_id, getpid());
 
 	if (ret < 0) {
 		dev_err(d, "START_DEV failed: %s", strerror(-ret));

@@ -206,6 +206,7 @@ static int queue_setup(struct ublk_queue *q)
 			return ret;
 	}
 	ret = uring_submit(&q->ring);
+	ublk_test_die_point("queue_setup");
 	return ret < 0 ? ret : 0;
 }
 

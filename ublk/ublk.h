@@ -151,6 +151,8 @@ int ublk_dev_end_recovery(struct ublk_dev *d);
 int ublk_dev_queues_alive(const struct ublk_dev *d);
 /* Wait for every queue thread to end, then close /dev/ublkcN. */
 void ublk_dev_join_queues(struct ublk_dev *d);
+/* Test switch: die here when SUBLK_TEST_DIE_AT names @point. */
+void ublk_test_die_point(const char *point);
 /* Undo ublk_dev_add: stop, join, DEL_DEV; used on setup failure and exit. */
 void ublk_dev_destroy(struct ublk_dev *d);
 
