@@ -29,7 +29,7 @@ LDFLAGS += -static -Wl,--gc-sections -pthread
 
 URING_SRC   := uring/uring.c
 UBLK_SRC    := ublk/ctrl.c ublk/dev.c ublk/queue.c ublk/log.c
-BACKEND_SRC := backend/backend.c backend/null.c backend/mem.c backend/loop.c
+BACKEND_SRC := backend/backend.c backend/null.c backend/mem.c backend/loop.c backend/fault.c
 CLI_SRC     := main.c cli/add.c cli/daemon.c cli/del.c cli/list.c cli/features.c cli/rundir.c cli/opts.c cli/ctl.c
 SRC := $(URING_SRC) $(UBLK_SRC) $(BACKEND_SRC) $(CLI_SRC)
 OBJ := $(SRC:%.c=build/%.o)

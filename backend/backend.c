@@ -13,6 +13,7 @@ static const struct backend_ops *const backends[] = {
 	&backend_null_ops,
 	&backend_mem_ops,
 	&backend_loop_ops,
+	&backend_fault_ops,
 };
 
 const struct backend_ops *backend_find(const char *name)
@@ -27,7 +28,7 @@ const struct backend_ops *backend_find(const char *name)
 
 const char *backend_names(void)
 {
-	return "null mem loop";
+	return "null mem loop fault";
 }
 
 int backend_fail(struct backend *b, int err, const char *fmt, ...)
@@ -62,4 +63,29 @@ int backend_json_size(const struct backend *b, char *buf, size_t len)
 			 (unsigned long long)b->size);
 
 	return n >= 0 && (size_t)n < len ? n : -ENOSPC;
+}
+
+int backend_json_str(char *buf, size_t len, const char *str)
+{
+	const unsigned char *s = (const unsigned char *)(str ? str : "");
+	size_t n = 1, esc;
+
+	if (len < 3)
+		return -ENOSPC;
+	buf[0] = '"';
+	for (; *s; s++) {
+		esc = *s < 0x20 ? 6 : *s == '"' || *s == '\\' ? 2 : 1;
+		if (n + esc + 2 > len)	/* then the closing quote and the NUL */
+			return -ENOSPC;
+		if (esc == 6) {
+			n += (size_t)snprintf(buf + n, 7, "\\u%04x", *s);
+			continue;
+		}
+		if (esc == 2)
+			buf[n++] = '\\';
+		buf[n++] = (char)*s;
+	}
+	buf[n++] = '"';
+	buf[n] = '\0';
+	return (int)n;
 }

@@ -29,7 +29,7 @@ struct ublk_queue;
 
 /* What the command line says about the target, for every backend. */
 struct backend_conf {
-	const char *type;	/* "null", "mem", "loop" */
+	const char *type;	/* "null", "mem", "loop", "fault" */
 	uint64_t size;		/* bytes; 0 means the backend's default */
 	const char *file;	/* loop: -f */
 	int buffered_io;	/* loop: --buffered_io */
@@ -78,6 +78,7 @@ struct backend_ops {
 extern const struct backend_ops backend_null_ops;
 extern const struct backend_ops backend_mem_ops;
 extern const struct backend_ops backend_loop_ops;
+extern const struct backend_ops backend_fault_ops;
 
 /* Look a backend up by name; NULL if there is none. */
 const struct backend_ops *backend_find(const char *name);

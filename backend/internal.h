@@ -28,6 +28,13 @@ int backend_set_size(struct backend *b, const char *name, uint64_t size);
 /* The json hook of backends whose only setting is the size. */
 int backend_json_size(const struct backend *b, char *buf, size_t len);
 
+/*
+ * backend_json_str - @str (NULL reads as "") as a JSON string, quotes
+ * included, at @buf.  Returns its length, or -ENOSPC when it and the NUL
+ * do not fit in @len bytes.
+ */
+int backend_json_str(char *buf, size_t len, const char *str);
+
 static inline uint32_t backend_lbs(const struct backend *b)
 {
 	return 1U << b->conf.lbs_shift;

@@ -313,26 +313,18 @@ static int loop_flush(struct backend *b)
 static int loop_json(const struct backend *b, char *buf, size_t len)
 {
 	const struct loop *lo = b->priv;
-	const unsigned char *s = (const unsigned char *)b->conf.file;
 	size_t n;
 	int m;
 
-	m = snprintf(buf, len, "\"backing_file\":\"");
+	m = snprintf(buf, len, "\"backing_file\":");
 	if (m < 0 || (size_t)m >= len)
 		return -ENOSPC;
-	for (n = (size_t)m; *s; s++) {
-		if (n + 7 > len)	/* the longest escape and the NUL */
-			return -ENOSPC;
-		if (*s == '"' || *s == '\\') {
-			buf[n++] = '\\';
-			buf[n++] = (char)*s;
-		} else if (*s < 0x20) {
-			n += (size_t)snprintf(buf + n, 7, "\\u%04x", *s);
-		} else {
-			buf[n++] = (char)*s;
-		}
-	}
-	m = snprintf(buf + n, len - n, "\",\"direct_io\":%d,\"size\":%llu",
+	n = (size_t)m;
+	m = backend_json_str(buf + n, len - n, b->conf.file);
+	if (m < 0)
+		return m;
+	n += (size_t)m;
+	m = snprintf(buf + n, len - n, ",\"direct_io\":%d,\"size\":%llu",
 		     lo->direct_io, (unsigned long long)b->size);
 	if (m < 0 || (size_t)m >= len - n)
 		return -ENOSPC;

@@ -108,7 +108,7 @@ static int read_status(int rfd, int *dev_id, char *why, size_t whylen)
 	}
 }
 
-/* Setup failed: make sure the device the daemon made is gone. */
+/* Setup failed: make sure the device is gone and the daemon reaped. */
 static void cleanup_failed(pid_t child, int dev_id)
 {
 	struct ublksrv_ctrl_dev_info info;
@@ -116,9 +116,10 @@ static void cleanup_failed(pid_t child, int dev_id)
 	int status, i;
 
 	/* give a failing daemon a moment to remove its device itself */
-	for (i = 0; i < 100 && waitpid(child, &status, WNOHANG) == 0; i++)
+	for (i = 0; child > 0 && i < 100 &&
+		    waitpid(child, &status, WNOHANG) == 0; i++)
 		usleep(50000);
-	if (i == 100) {
+	if (child > 0 && i == 100) {
 		kill(child, SIGKILL);
 		waitpid(child, &status, 0);
 	}
@@ -137,18 +138,42 @@ static int spawn_daemon(struct add_opts *o, struct backend *b)
 {
 	struct ublk_ctrl c;
 	char why[320];
-	int pfd[2], dev_id = o->recover ? o->dev_id : -1, ret;
+	int pfd[2], dev_id = o->dev_id, ret;
 	pid_t child;
 
 	if (o->foreground)
 		return daemon_run(o, b, -1);
 
-	if (pipe2(pfd, O_CLOEXEC) < 0)
-		die("%s: pipe: %s", o->recover ? "recover" : "add", strerror(errno));
+	/*
+	 * ADD_DEV here, not in the daemon: whatever happens to the daemon,
+	 * this process knows which device to remove.
+	 */
+	if (!o->recover) {
+		struct ublksrv_ctrl_dev_info info = {
+			.nr_hw_queues = (uint16_t)o->nr_queues,
+			.queue_depth = (uint16_t)o->depth,
+			.max_io_buf_bytes = o->max_io_buf_bytes,
+			.dev_id = (uint32_t)o->dev_id,
+			.flags = o->flags,
+		};
+		struct ublk_dev d;
+
+		cli_ctrl_open(&c);
+		ret = ublk_dev_add(&d, &c, b, &info);
+		ublk_ctrl_close(&c);
+		if (ret < 0)
+			die("add: %s", d.err);
+		o->dev_id = dev_id = (int)d.info.dev_id;
+		o->attach = 1;
+	}
+
 	fflush(stdout);
-	child = fork();
-	if (child < 0)
-		die("%s: fork: %s", o->recover ? "recover" : "add", strerror(errno));
+	if (pipe2(pfd, O_CLOEXEC) < 0 || (child = fork()) < 0) {
+		ret = errno;
+		cleanup_failed(-1, o->recover ? -1 : dev_id);
+		die("%s: cannot start the daemon: %s",
+		    o->recover ? "recover" : "add", strerror(ret));
+	}
 	if (child == 0) {
 		close(pfd[0]);
 		daemon_child(o, b, pfd[1]);

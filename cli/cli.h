@@ -22,6 +22,7 @@ struct add_opts {
 	int foreground;
 	int debug;
 	int recover;			/* recover dev_id instead of adding */
+	int attach;			/* serve dev_id, which the caller added */
 	char file_buf[4096];		/* conf.file points here once parsed */
 	char fault_buf[256];		/* conf.fault, when loaded for recover */
 };

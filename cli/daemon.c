@@ -112,16 +112,9 @@ static int daemon_recover_begin(struct ublk_dev *d, struct ublk_ctrl *c,
 {
 	int ret, ms;
 
-	memset(d, 0, sizeof(*d));
-	d->ctrl = c;
-	d->backend = b;
-	d->cdev_fd = -1;
-	d->event_fd = -1;
-	ret = ublk_ctrl_get_info(c, id, &d->info);
-	if (ret < 0) {
-		snprintf(d->err, sizeof(d->err), "device %u does not exist", id);
+	ret = ublk_dev_attach(d, c, b, id);
+	if (ret < 0)
 		return ret;
-	}
 	if (!(d->info.flags & UBLK_F_USER_RECOVERY)) {
 		snprintf(d->err, sizeof(d->err),
 			 "device %u was not added with user recovery (-r 1)", id);
@@ -184,6 +177,8 @@ int daemon_run(struct add_opts *o, struct backend *b, int status_fd)
 
 	if (o->recover)
 		ret = daemon_recover_begin(&d, &c, b, (unsigned)o->dev_id);
+	else if (o->attach)
+		ret = ublk_dev_attach(&d, &c, b, (unsigned)o->dev_id);
 	else
 		ret = ublk_dev_add(&d, &c, b, &info);
 	if (ret < 0) {
@@ -191,6 +186,7 @@ int daemon_run(struct add_opts *o, struct backend *b, int status_fd)
 		goto err_ctrl;
 	}
 	status_send(status_fd, "id %u", d.info.dev_id);
+	ublk_test_die_point("after_add");
 	d.no_commit = getenv("SUBLK_TEST_NO_COMMIT") != NULL;
 
 	if (o->recover) {

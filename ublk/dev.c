@@ -42,16 +42,33 @@ static void sleep_ms(unsigned ms)
 	nanosleep(&ts, NULL);
 }
 
-int ublk_dev_add(struct ublk_dev *d, struct ublk_ctrl *c, struct backend *b,
-		 const struct ublksrv_ctrl_dev_info *info)
+static void dev_init(struct ublk_dev *d, struct ublk_ctrl *c, struct backend *b)
 {
-	int ret;
-
 	memset(d, 0, sizeof(*d));
 	d->ctrl = c;
 	d->backend = b;
 	d->cdev_fd = -1;
 	d->event_fd = -1;
+}
+
+int ublk_dev_attach(struct ublk_dev *d, struct ublk_ctrl *c, struct backend *b,
+		    unsigned id)
+{
+	int ret;
+
+	dev_init(d, c, b);
+	ret = ublk_ctrl_get_info(c, id, &d->info);
+	if (ret < 0)
+		dev_err(d, "device %u does not exist", id);
+	return ret;
+}
+
+int ublk_dev_add(struct ublk_dev *d, struct ublk_ctrl *c, struct backend *b,
+		 const struct ublksrv_ctrl_dev_info *info)
+{
+	int ret;
+
+	dev_init(d, c, b);
 	d->info = *info;
 	ret = ublk_ctrl_add_dev(c, &d->info);
 	if (ret < 0) {
@@ -61,7 +78,6 @@ int ublk_dev_add(struct ublk_dev *d, struct ublk_ctrl *c, struct backend *b,
 			dev_err(d, "ADD_DEV failed: %s", strerror(-ret));
 		return ret;
 	}
-	ublk_test_die_point("after_add");
 	log_debug("added dev %u: queues %u depth %u buf %u flags 0x%llx",
 		  d->info.dev_id, d->info.nr_hw_queues, d->info.queue_depth,
 		  d->info.max_io_buf_bytes, (unsigned long long)d->info.flags);

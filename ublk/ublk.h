@@ -139,6 +139,9 @@ struct ublk_dev {
 /* ADD_DEV with @info; fills in d->info with what the kernel chose. */
 int ublk_dev_add(struct ublk_dev *d, struct ublk_ctrl *c, struct backend *b,
 		 const struct ublksrv_ctrl_dev_info *info);
+/* Take over device @id that another process added (GET_DEV_INFO). */
+int ublk_dev_attach(struct ublk_dev *d, struct ublk_ctrl *c, struct backend *b,
+		    unsigned id);
 /* Build and send SET_PARAMS from the backend's size and limits. */
 int ublk_dev_set_params(struct ublk_dev *d);
 /* Open /dev/ublkcN and start the queue threads; returns once each fetched. */

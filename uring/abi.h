@@ -62,6 +62,12 @@ struct io_uring_sqe {
 	};
 };
 
+/* struct __kernel_timespec: what an IORING_OP_TIMEOUT SQE's addr points at */
+struct uring_timespec {
+	int64_t tv_sec;
+	int64_t tv_nsec;
+};
+
 struct io_uring_cqe {
 	uint64_t user_data;
 	int32_t res;
@@ -138,6 +144,7 @@ enum {
 	IORING_OP_FSYNC = 3,
 	IORING_OP_READ_FIXED = 4,
 	IORING_OP_WRITE_FIXED = 5,
+	IORING_OP_TIMEOUT = 11,
 	IORING_OP_FALLOCATE = 17,
 	IORING_OP_READ = 22,
 	IORING_OP_WRITE = 23,

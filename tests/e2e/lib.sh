@@ -250,7 +250,7 @@ assert_no_dstate() {
 		echo "  $pid $comm wchan=$(cat "/proc/$pid/wchan" 2> /dev/null)" >&2
 		sed 's/^/    /' "/proc/$pid/stack" >&2 2> /dev/null
 	done <<< "$tasks"
-	fail "tasks stuck in D state: $(awk '{ printf "%s%s/%s", NR > 1 ? " " : "", $1, $3 }' <<< "$tasks")"
+	fail "tasks stuck in D state (pid/comm): $(awk '{ print $1 "/" $3 }' <<< "$tasks" | paste -s -d ' ')"
 }
 
 # assert_no_zombies: fail if a zombie stays for 2 s (PID 1 or a daemon is

@@ -14,13 +14,37 @@
 #include "../../backend/backend.h"
 #include "../../uring/uring.h"
 
+#define FAKE_QUEUE_DEPTH	64
+
 struct ublk_queue {
 	struct uring ring;
+	/* what the driver's shared descriptor area holds, one per tag */
+	struct ublksrv_io_desc descs[FAKE_QUEUE_DEPTH];
 };
 
 struct io_uring_sqe *ublk_queue_get_sqe(struct ublk_queue *q)
 {
 	return uring_get_sqe(&q->ring);
+}
+
+const struct ublksrv_io_desc *ublk_queue_iod(const struct ublk_queue *q,
+					     unsigned tag)
+{
+	return &q->descs[tag];
+}
+
+/* Put a request in @q's descriptor for @tag, as the driver would. */
+static inline const struct ublksrv_io_desc *
+fake_iod(struct ublk_queue *q, unsigned tag, unsigned op_flags,
+	 uint64_t sector, uint32_t nr)
+{
+	REQUIRE(tag < FAKE_QUEUE_DEPTH);
+	q->descs[tag] = (struct ublksrv_io_desc){
+		.op_flags = op_flags,
+		.nr_sectors = nr,
+		.start_sector = sector,
+	};
+	return &q->descs[tag];
 }
 
 #define MiB	(1ULL << 20)
@@ -29,12 +53,15 @@ struct io_uring_sqe *ublk_queue_get_sqe(struct ublk_queue *q)
 static inline int run_io(struct backend *b, struct ublk_queue *q, unsigned tag,
 		  unsigned op_flags, uint64_t sector, uint32_t nr, void *buf)
 {
-	const struct ublksrv_io_desc iod = {
+	const struct ublksrv_io_desc local = {
 		.op_flags = op_flags,
 		.nr_sectors = nr,
 		.start_sector = sector,
 	};
-	int ret = b->ops->queue_io(b, q, tag, &iod, buf);
+	/* with no queue, a backend that finishes later cannot be tested */
+	const struct ublksrv_io_desc *iod = q ?
+		fake_iod(q, tag, op_flags, sector, nr) : &local;
+	int ret = b->ops->queue_io(b, q, tag, iod, buf);
 
 	while (ret == BACKEND_QUEUED) {
 		struct io_uring_cqe *cqe;
