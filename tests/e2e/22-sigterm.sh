@@ -5,6 +5,7 @@
 # 0; the backing file is a clean filesystem holding all that was fsynced.
 # timeout: 240
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib-dev.sh"
 need_cmd mkfs.ext4
 
 img=$TEST_TMP/term.img
@@ -26,7 +27,7 @@ sync -f "$mnt/synced1"
 writer=$!
 sleep 2
 kill -TERM "$pid"
-wait_pid_gone "$pid" 30 || fail "daemon did not exit on SIGTERM"
+wait_pid_gone "$pid" 30 || { dump_tasks "$pid"; fail "daemon did not exit on SIGTERM"; }
 kill $writer 2> /dev/null
 wait $writer 2> /dev/null
 umount -l "$mnt" 2> /dev/null || umount -f "$mnt" 2> /dev/null

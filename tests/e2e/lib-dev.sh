@@ -33,3 +33,13 @@ fio_verify() {
 		--iodepth=16 --verify=crc32c --verify_fatal=1 --do_verify=1 \
 		--output="$TEST_TMP/$name.out" "$@" > /dev/null 2>&1
 }
+
+# dump_tasks PID: every thread's kernel stack, for a hang report.
+dump_tasks() {
+	local t
+	for t in /proc/$1/task/*; do
+		echo "== task ${t##*/} $(cat "$t/comm" 2> /dev/null) wchan $(cat "$t/wchan" 2> /dev/null)" >&2
+		cat "$t/stack" >&2 2> /dev/null
+	done
+	ps -eo pid,stat,wchan:32,comm | awk '$2 ~ /D/' >&2
+}
