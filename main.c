@@ -52,15 +52,18 @@ static void usage(FILE *f)
 "\n"
 "  add -t TYPE [-n ID] [-q NR_QUEUES] [-d DEPTH] [-u 0|1] [-g 0|1]\n"
 "      [-r 0|1] [-i 0|1] [-e 0|1] [--max_io_buf_bytes N] [--foreground]\n"
-"      [--debug_mask N | -v] [--logical_block_size N] [TARGET OPTIONS]\n"
+"      [--debug_mask N | -v] [--logical_block_size N] [--trace-marker]\n"
+"      [TARGET OPTIONS]\n"
 "        TYPE null:  [-s SIZE]            (default 250G)\n"
 "        TYPE mem:   -s SIZE              RAM disk, memory used only when written\n"
 "        TYPE loop:  -f FILE [--buffered_io] [-s SIZE]\n"
+"        TYPE fault: [-s SIZE] [--fault SPEC]  testing aid, see README\n"
 "  del -n ID | -a [--async]\n"
 "  recover -n ID [--foreground]   restart the daemon of a -r 1 device\n"
 "  stop -n ID [--safe]            stop serving (--safe: refuse while open)\n"
 "  quiesce -n ID                  park the device for a daemon upgrade\n"
 "  update_size -n ID -s BYTES     grow a mem or loop device\n"
+"  dump -n ID                     what every queue and tag is doing (SIGUSR1)\n"
 "  list [-n ID] [-v]\n"
 "  features\n"
 "  help, --version\n"
@@ -80,6 +83,8 @@ int main(int argc, char **argv)
 		return cmd_list(argc - 1, argv + 1);
 	if (!strcmp(cmd, "recover"))
 		return cmd_recover(argc - 1, argv + 1);
+	if (!strcmp(cmd, "dump"))
+		return cmd_dump(argc - 1, argv + 1);
 	if (!strcmp(cmd, "stop"))
 		return cmd_stop(argc - 1, argv + 1);
 	if (!strcmp(cmd, "quiesce"))

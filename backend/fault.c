@@ -17,6 +17,7 @@
  *                 read, write, flush, discard or write_zeroes
  *   stall_nth=N   the Nth request is never completed: the daemon must be
  *                 killed, or the device stopped, to get past it
+ *   stall_op=OP   stall_nth counts only requests of OP
  *   die_nth=N     the daemon kills itself (SIGKILL) when the Nth arrives
  *
  * N counts from 1 across all queues, in the order requests reach the
@@ -40,6 +41,7 @@ struct fault {
 	struct backend mem;		/* what serves the data */
 	struct uring_timespec delay;	/* read-only: every timeout SQE points here */
 	int fail_op;			/* UBLK_IO_OP_*, or -1 for all */
+	int stall_op;			/* the same for stall_nth */
 	/* as --fault gives them; an _nth of 0 is off */
 	uint32_t delay_ms;
 	uint32_t fail_all;
@@ -48,6 +50,7 @@ struct fault {
 	uint32_t die_nth;
 	uint64_t nr_reqs;		/* requests seen, by every queue */
 	uint64_t nr_fail_reqs;		/* those of them of fail_op */
+	uint64_t nr_stall_reqs;		/* those of them of stall_op */
 };
 
 /* The numeric keys of --fault and the values they take. */
@@ -113,11 +116,11 @@ static int fault_parse_item(struct backend *b, struct fault *f,
 	val = eq + 1;
 	vlen = n - klen - 1;
 
-	if (word_is(item, klen, "fail_op")) {
+	if (word_is(item, klen, "fail_op") || word_is(item, klen, "stall_op")) {
 		for (i = 0; i < ARRAY_LEN(fault_op_names); i++) {
 			if (fault_op_names[i] &&
 			    word_is(val, vlen, fault_op_names[i])) {
-				f->fail_op = (int)i;
+				*(item[0] == 'f' ? &f->fail_op : &f->stall_op) = (int)i;
 				return 0;
 			}
 		}
@@ -137,7 +140,7 @@ static int fault_parse_item(struct backend *b, struct fault *f,
 		return 0;
 	}
 	return backend_fail(b, -EINVAL,
-			    "fault: bad --fault item '%.*s': no such fault (delay_ms fail_nth fail_all fail_op stall_nth die_nth)",
+			    "fault: bad --fault item '%.*s': no such fault (delay_ms fail_nth fail_all fail_op stall_nth stall_op die_nth)",
 			    (int)n, item);
 }
 
@@ -147,6 +150,7 @@ static int fault_parse(struct backend *b, struct fault *f)
 	int ret;
 
 	f->fail_op = -1;
+	f->stall_op = -1;
 	if (!p || !*p)
 		return 0;
 	for (;;) {
@@ -255,7 +259,8 @@ static int fault_queue_io(struct backend *b, struct ublk_queue *q,
 			(unsigned long long)nr, tag);
 		raise(SIGKILL);
 	}
-	if (nr == f->stall_nth) {
+	if (f->stall_nth && (f->stall_op < 0 || op == (unsigned)f->stall_op) &&
+	    __atomic_add_fetch(&f->nr_stall_reqs, 1, __ATOMIC_RELAXED) == f->stall_nth) {
 		log_warn("fault: stalling request %llu (tag %u)",
 			 (unsigned long long)nr, tag);
 		return BACKEND_QUEUED;

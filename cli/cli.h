@@ -23,6 +23,7 @@ struct add_opts {
 	int debug;
 	int recover;			/* recover dev_id instead of adding */
 	int attach;			/* serve dev_id, which the caller added */
+	int trace;			/* --trace-marker */
 	char file_buf[4096];		/* conf.file points here once parsed */
 	char fault_buf[256];		/* conf.fault, when loaded for recover */
 };
@@ -63,6 +64,7 @@ int cmd_del(int argc, char **argv);
 int cmd_list(int argc, char **argv);
 int cmd_features(int argc, char **argv);
 int cmd_recover(int argc, char **argv);
+int cmd_dump(int argc, char **argv);
 int cmd_stop(int argc, char **argv);
 int cmd_quiesce(int argc, char **argv);
 int cmd_update_size(int argc, char **argv);

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -174,5 +175,32 @@ int cmd_update_size(int argc, char **argv)
 	if (ret < 0)
 		die("update_size: device %ld: %s", a.id, strerror(-ret));
 	ublk_ctrl_close(&c);
+	return 0;
+}
+
+/* Ask the daemon for its state dump (SIGUSR1) and print it. */
+int cmd_dump(int argc, char **argv)
+{
+	char path[4200], buf[4096];
+	struct ctl_args a;
+	ssize_t n;
+	pid_t pid;
+	int fd, ms;
+
+	parse_ctl(argc, argv, &a, "sublk dump -n ID");
+	pid = rundir_pid((unsigned)a.id);
+	if (pid <= 0 || !pid_alive(pid))
+		die("dump: device %ld has no running daemon", a.id);
+	snprintf(path, sizeof(path), "%s/%ld.dump", rundir(), a.id);
+	unlink(path);
+	if (kill(pid, SIGUSR1) < 0)
+		die("dump: cannot signal daemon %d: %s", (int)pid, strerror(errno));
+	for (ms = 0; (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 && ms < 5000; ms += 20)
+		usleep(20000);
+	if (fd < 0)
+		die("dump: daemon %d wrote no dump to %s", (int)pid, path);
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		fwrite(buf, 1, (size_t)n, stdout);
+	close(fd);
 	return 0;
 }

@@ -6,6 +6,7 @@
  * is LIVE, or "err REASON" if it failed (and removed what it had made).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -53,6 +54,40 @@ static int signals_block(sigset_t *set)
 	return 0;
 }
 
+/* SIGUSR1: what every queue and tag is doing, to RUNDIR/N.dump. */
+static void daemon_dump(const struct ublk_dev *d)
+{
+	char path[4200], tmp[4300];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%u.dump", rundir(), d->info.dev_id);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		log_err("dev %u: cannot write %s: %s", d->info.dev_id, tmp,
+			strerror(errno));
+		return;
+	}
+	ublk_dev_dump(d, fd);
+	close(fd);
+	if (rename(tmp, path) < 0)
+		log_err("dev %u: cannot rename %s: %s", d->info.dev_id, tmp,
+			strerror(errno));
+	else
+		log_info("dev %u: state dumped to %s", d->info.dev_id, path);
+}
+
+/* --trace-marker: ftrace's marker file, wherever tracefs is mounted. */
+static int open_trace_marker(void)
+{
+	int fd = open("/sys/kernel/tracing/trace_marker", O_WRONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		fd = open("/sys/kernel/debug/tracing/trace_marker",
+			  O_WRONLY | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
 /* Serve until the device stops or a signal says to stop it; 1 if told to. */
 static int daemon_serve(struct ublk_dev *d, int sfd)
 {
@@ -76,8 +111,10 @@ static int daemon_serve(struct ublk_dev *d, int sfd)
 		}
 		if ((pfd[0].revents & POLLIN) &&
 		    read(sfd, &si, sizeof(si)) == sizeof(si)) {
-			if (si.ssi_signo == SIGUSR1)
-				continue;	/* state dump: not yet */
+			if (si.ssi_signo == SIGUSR1) {
+				daemon_dump(d);
+				continue;
+			}
 			log_info("dev %u: signal %u: stopping", d->info.dev_id,
 				 si.ssi_signo);
 			told = 1;
@@ -188,6 +225,12 @@ int daemon_run(struct add_opts *o, struct backend *b, int status_fd)
 	status_send(status_fd, "id %u", d.info.dev_id);
 	ublk_test_die_point("after_add");
 	d.no_commit = getenv("SUBLK_TEST_NO_COMMIT") != NULL;
+	if (o->trace) {
+		d.trace_fd = open_trace_marker();
+		if (d.trace_fd < 0)
+			log_warn("dev %u: --trace-marker: no trace_marker (is tracefs mounted?): %s",
+				 d.info.dev_id, strerror(-d.trace_fd));
+	}
 
 	if (o->recover) {
 		ret = ublk_dev_start_queues(&d);
@@ -238,6 +281,8 @@ int daemon_run(struct add_opts *o, struct backend *b, int status_fd)
 		rundir_remove(d.info.dev_id);
 	log_info("dev %u: daemon exits (device %s)", d.info.dev_id,
 		 state < 0 ? "deleted" : ublk_state_name((unsigned)state));
+	if (d.trace_fd >= 0)
+		close(d.trace_fd);
 	close(sfd);
 	ublk_ctrl_close(&c);
 	return 0;

@@ -65,6 +65,7 @@ enum {
 	OPT_BUFFERED_IO,
 	OPT_LBS,
 	OPT_FAULT,
+	OPT_TRACE,
 };
 
 static const struct option add_longopts[] = {
@@ -86,6 +87,7 @@ static const struct option add_longopts[] = {
 	{ "buffered_io",		0, NULL, OPT_BUFFERED_IO },
 	{ "logical_block_size",		1, NULL, OPT_LBS },
 	{ "fault",			1, NULL, OPT_FAULT },
+	{ "trace-marker",		0, NULL, OPT_TRACE },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -245,6 +247,9 @@ int opts_parse_add(int argc, char **argv, struct add_opts *o,
 			    (v & (v - 1)))
 				return opt_err("add: --logical_block_size must be 512, 1024, 2048 or 4096");
 			o->conf.lbs_shift = (unsigned)__builtin_ctzl(v);
+			break;
+		case OPT_TRACE:
+			o->trace = 1;
 			break;
 		case OPT_FAULT:
 			o->conf.fault = optarg;

@@ -49,6 +49,7 @@ static void dev_init(struct ublk_dev *d, struct ublk_ctrl *c, struct backend *b)
 	d->backend = b;
 	d->cdev_fd = -1;
 	d->event_fd = -1;
+	d->trace_fd = -1;
 }
 
 int ublk_dev_attach(struct ublk_dev *d, struct ublk_ctrl *c, struct backend *b,
@@ -187,6 +188,7 @@ int ublk_dev_start_queues(struct ublk_dev *d)
 		q->q_id = i;
 		q->depth = d->info.queue_depth;
 		q->no_commit = d->no_commit;
+		q->trace_fd = d->trace_fd;
 		if (ublk_ctrl_get_affinity(d->ctrl, d->info.dev_id, i, &q->cpus) < 0)
 			CPU_ZERO(&q->cpus);
 		ret = ublk_queue_start(q);
@@ -231,6 +233,62 @@ int ublk_dev_end_recovery(struct ublk_dev *d)
 		return ret;
 	}
 	return ublk_ctrl_get_info(d->ctrl, d->info.dev_id, &d->info);
+}
+
+static const char *const op_names[8] = {
+	"read", "write", "flush", "discard", "write_same", "write_zeroes",
+	"op6", "op7",
+};
+
+static void dump_tag(const struct ublk_queue *q, unsigned tag, int fd)
+{
+	const struct ublk_io *io = &q->ios[tag];
+	const struct ublksrv_io_desc *iod = &q->descs[tag];
+	unsigned flags = __atomic_load_n(&io->flags, __ATOMIC_RELAXED);
+	unsigned inflight = __atomic_load_n(&io->tgt_inflight, __ATOMIC_RELAXED);
+	unsigned op = ublksrv_get_op(iod) & 7;
+
+	if (flags & UBLK_IO_IN_KERNEL) {
+		dprintf(fd, "  tag %u: waiting in the kernel for a request\n", tag);
+		return;
+	}
+	if (flags & UBLK_IO_DONE) {
+		dprintf(fd, "  tag %u: aborted (queue stopping)\n", tag);
+		return;
+	}
+	dprintf(fd, "  tag %u: %s: op %s sector %llu len %u\n", tag,
+		inflight ? "backend I/O in flight" : "being served by the backend",
+		op_names[op], (unsigned long long)iod->start_sector,
+		iod->nr_sectors << 9);
+}
+
+void ublk_dev_dump(const struct ublk_dev *d, int fd)
+{
+	unsigned i, t, op;
+
+	dprintf(fd, "dev %u pid %d queues %u depth %u\n", d->info.dev_id,
+		(int)getpid(), d->info.nr_hw_queues, d->info.queue_depth);
+	for (i = 0; i < d->queues_started; i++) {
+		const struct ublk_queue *q = &d->queues[i];
+
+		if (__atomic_load_n(&q->state, __ATOMIC_ACQUIRE) != UBLK_QUEUE_RUNNING) {
+			dprintf(fd, "queue %u: not running\n", i);
+			continue;
+		}
+		dprintf(fd, "queue %u tid %d: commands in kernel %u, backend I/O in flight %u\n",
+			i, (int)q->tid, q->cmd_inflight, q->tgt_inflight);
+		dprintf(fd, "  requests:");
+		for (op = 0; op < 6; op++)
+			dprintf(fd, " %s %llu", op_names[op],
+				(unsigned long long)q->stats.reqs[op]);
+		dprintf(fd, "\n  errors:");
+		for (op = 0; op < 6; op++)
+			dprintf(fd, " %s %llu", op_names[op],
+				(unsigned long long)q->stats.errors[op]);
+		dprintf(fd, "\n  bytes %llu\n", (unsigned long long)q->stats.bytes);
+		for (t = 0; t < q->depth && q->ios; t++)
+			dump_tag(q, t, fd);
+	}
 }
 
 int ublk_dev_queues_alive(const struct ublk_dev *d)

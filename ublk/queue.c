@@ -9,7 +9,9 @@
  * queue is being torn down, after which the tag is never re-issued.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -27,6 +29,29 @@ static size_t page_round(size_t n)
 
 	return (n + pg - 1) & ~(pg - 1);
 }
+
+/*
+ * One line per request event into ftrace's trace_marker, so sublk's view
+ * sits between the kernel's block and io_uring events.  A test of an int
+ * when tracing is off.
+ */
+static void __attribute__((format(printf, 2, 3)))
+queue_trace(const struct ublk_queue *q, const char *fmt, ...)
+{
+	char buf[160];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (n > (int)sizeof(buf) - 1)
+		n = sizeof(buf) - 1;
+	if (write(q->trace_fd, buf, (size_t)n) < 0)
+		return;
+}
+
+#define TRACE(q, ...) do { if ((q)->trace_fd >= 0) queue_trace((q), __VA_ARGS__); } while (0)
 
 static uint32_t io_cmd_op(const struct ublk_queue *q, unsigned nr)
 {
@@ -84,8 +109,11 @@ static void queue_commit(struct ublk_queue *q, unsigned tag, int result)
 	log_debug("q%u tag %u commit op %u sector %llu len %u res %d", q->q_id,
 		  tag, op, (unsigned long long)iod->start_sector,
 		  iod->nr_sectors << 9, result);
+	TRACE(q, "sublk: dev %u q %u tag %u commit op %u sector %llu len %u res %d\n",
+	      q->dev->info.dev_id, q->q_id, tag, op,
+	      (unsigned long long)iod->start_sector, iod->nr_sectors << 9, result);
 	if (result < 0)
-		q->stats.errors++;
+		q->stats.errors[op & 7]++;
 	else if (op == UBLK_IO_OP_READ || op == UBLK_IO_OP_WRITE)
 		q->stats.bytes += (unsigned)result;
 	if (q->no_commit)
@@ -98,16 +126,23 @@ static void queue_serve(struct ublk_queue *q, unsigned tag)
 {
 	const struct ublksrv_io_desc *iod = &q->descs[tag];
 	struct backend *b = q->backend;
-	unsigned op = ublksrv_get_op(iod);
+	unsigned op = ublksrv_get_op(iod), before;
 	int ret;
 
 	log_debug("q%u tag %u fetched op %u sector %llu len %u flags 0x%x",
 		  q->q_id, tag, op, (unsigned long long)iod->start_sector,
 		  iod->nr_sectors << 9, iod->op_flags >> 8);
-	if (op < 8)
-		q->stats.reqs[op]++;
+	TRACE(q, "sublk: dev %u q %u tag %u fetch op %u sector %llu len %u\n",
+	      q->dev->info.dev_id, q->q_id, tag, op,
+	      (unsigned long long)iod->start_sector, iod->nr_sectors << 9);
+	q->stats.reqs[op & 7]++;
 	q->ios[tag].flags = UBLK_IO_IN_BACKEND;
+	before = q->tgt_inflight;
 	ret = b->ops->queue_io(b, q, tag, iod, q->ios[tag].buf);
+	q->ios[tag].tgt_inflight += q->tgt_inflight - before;
+	if (q->tgt_inflight != before)
+		TRACE(q, "sublk: dev %u q %u tag %u backend issue %u sqe\n",
+		      q->dev->info.dev_id, q->q_id, tag, q->tgt_inflight - before);
 	if (ret != BACKEND_QUEUED)
 		queue_commit(q, tag, ret);
 }
@@ -125,6 +160,9 @@ static void queue_handle_cqe(struct ublk_queue *q, uint64_t ud, int res,
 	}
 	if (user_data_is_tgt(ud)) {
 		q->tgt_inflight--;
+		q->ios[tag].tgt_inflight--;
+		TRACE(q, "sublk: dev %u q %u tag %u backend done res %d\n",
+		      q->dev->info.dev_id, q->q_id, tag, res);
 		ret = b->ops->io_done(b, q, tag, cqe);
 		log_debug("q%u tag %u backend op %u done res %d", q->q_id, tag,
 			  user_data_op(ud), res);

@@ -80,6 +80,7 @@ struct ublk_dev;
 struct ublk_io {
 	void *buf;		/* page-aligned I/O buffer */
 	unsigned flags;
+	unsigned tgt_inflight;	/* backend SQEs in flight for this tag */
 };
 
 #define UBLK_IO_IN_KERNEL	(1U << 0)	/* fetch/commit outstanding */
@@ -89,7 +90,7 @@ struct ublk_io {
 struct ublk_queue_stats {
 	uint64_t reqs[8];	/* by op (WRITE_ZEROES is the last kept) */
 	uint64_t bytes;
-	uint64_t errors;
+	uint64_t errors[8];	/* by op */
 };
 
 struct ublk_queue {
@@ -106,6 +107,7 @@ struct ublk_queue {
 	unsigned cmd_inflight;	/* io commands the kernel holds */
 	unsigned tgt_inflight;	/* backend SQEs in flight */
 	int no_commit;		/* test switch: never commit (SUBLK_TEST_NO_COMMIT) */
+	int trace_fd;		/* trace_marker, or -1 */
 	pthread_t thread;
 	pid_t tid;
 	cpu_set_t cpus;
@@ -133,6 +135,7 @@ struct ublk_dev {
 	int event_fd;		/* queue threads report setup and exit here */
 	unsigned queues_started;
 	int no_commit;
+	int trace_fd;		/* trace_marker for --trace-marker, or -1 */
 	char err[256];		/* why the last step failed */
 };
 
@@ -150,6 +153,11 @@ int ublk_dev_start_queues(struct ublk_dev *d);
 int ublk_dev_start(struct ublk_dev *d);
 /* END_USER_RECOVERY once the queues fetched again; refreshes d->info. */
 int ublk_dev_end_recovery(struct ublk_dev *d);
+/*
+ * Write what every queue and tag is doing, and the counters, to @fd.
+ * Read while the queues run: a snapshot, good for finding a hang.
+ */
+void ublk_dev_dump(const struct ublk_dev *d, int fd);
 /* Queue threads still running. */
 int ublk_dev_queues_alive(const struct ublk_dev *d);
 /* Wait for every queue thread to end, then close /dev/ublkcN. */
