@@ -49,6 +49,7 @@ struct backend {
 	uint32_t max_discard_sectors;
 	uint32_t max_write_zeroes_sectors;
 	int fd;				/* backing fd, or -1: fixed file 1 on each queue ring */
+	int zero_copy;			/* can serve with buf == NULL (see queue_io) */
 	void *priv;			/* the backend's own state */
 
 	char err[192];			/* why open() failed: one line */
@@ -63,7 +64,12 @@ struct backend_ops {
 	 */
 	int (*open)(struct backend *b);
 	void (*close)(struct backend *b);
-	/* Serve request @tag; @buf is its I/O buffer (NULL if none). */
+	/*
+	 * Serve request @tag; @buf is its I/O buffer, or NULL in zero-copy
+	 * mode: the request's pages are then fixed buffer @tag on the queue
+	 * ring (IORING_OP_READ_FIXED / WRITE_FIXED, addr 0, buf_index tag).
+	 * A backend that needs the data in memory leaves zero_copy unset.
+	 */
 	int (*queue_io)(struct backend *b, struct ublk_queue *q, unsigned tag,
 			const struct ublksrv_io_desc *iod, void *buf);
 	/* optional: a CQE of an SQE queued by queue_io */

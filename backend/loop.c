@@ -185,6 +185,7 @@ static int loop_open(struct backend *b)
 	lo->direct_io = direct;
 	b->attrs = UBLK_ATTR_VOLATILE_CACHE | UBLK_ATTR_FUA;
 	b->fd = fd;
+	b->zero_copy = 1;	/* READ_FIXED / WRITE_FIXED on the request's pages */
 	b->priv = lo;
 	return 0;
 
@@ -248,8 +249,6 @@ static int loop_queue_io(struct backend *b, struct ublk_queue *q, unsigned tag,
 	if (op != UBLK_IO_OP_FLUSH &&
 	    (iod->start_sector > b->max_size >> 9 || len > b->max_size - off))
 		return -EIO;
-	if (op <= UBLK_IO_OP_WRITE && !buf)
-		return -EINVAL;
 	if (op == UBLK_IO_OP_DISCARD && lo->is_blkdev)
 		return loop_blkdev_discard(b, off, len);
 
@@ -259,13 +258,19 @@ static int loop_queue_io(struct backend *b, struct ublk_queue *q, unsigned tag,
 
 	switch (op) {
 	case UBLK_IO_OP_READ:
-		uring_prep_rw(sqe, IORING_OP_READ, BACKEND_FIXED_FD, buf,
-			      (unsigned)len, off);
-		break;
 	case UBLK_IO_OP_WRITE:
-		uring_prep_rw(sqe, IORING_OP_WRITE, BACKEND_FIXED_FD, buf,
-			      (unsigned)len, off);
-		if (iod->op_flags & UBLK_IO_F_FUA)
+		if (buf) {
+			uring_prep_rw(sqe, op == UBLK_IO_OP_READ ? IORING_OP_READ :
+				      IORING_OP_WRITE, BACKEND_FIXED_FD, buf,
+				      (unsigned)len, off);
+		} else {
+			/* zero copy: the request's own pages, slot tag */
+			uring_prep_rw(sqe, op == UBLK_IO_OP_READ ?
+				      IORING_OP_READ_FIXED : IORING_OP_WRITE_FIXED,
+				      BACKEND_FIXED_FD, NULL, (unsigned)len, off);
+			sqe->buf_index = (uint16_t)tag;
+		}
+		if (op == UBLK_IO_OP_WRITE && (iod->op_flags & UBLK_IO_F_FUA))
 			sqe->rw_flags = SUBLK_RWF_DSYNC;
 		break;
 	case UBLK_IO_OP_FLUSH:

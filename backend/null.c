@@ -24,6 +24,7 @@ static int null_open(struct backend *b)
 	b->max_discard_sectors = BACKEND_MAX_DISCARD_SECTORS;
 	b->max_write_zeroes_sectors = BACKEND_MAX_DISCARD_SECTORS;
 	b->fd = -1;
+	b->zero_copy = 1;	/* never touches the data */
 	b->priv = NULL;
 	return 0;
 }

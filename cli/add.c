@@ -229,9 +229,19 @@ int cmd_add(int argc, char **argv)
 	/* a recoverable device can also be quiesced, where the driver can */
 	if ((o.flags & UBLK_F_USER_RECOVERY) && (c.features & UBLK_F_QUIESCE))
 		o.flags |= UBLK_F_QUIESCE;
+	/* zero copy registers buffers itself where the kernel can (6.16) */
+	if ((o.flags & UBLK_F_SUPPORT_ZERO_COPY) &&
+	    (c.features & UBLK_F_AUTO_BUF_REG) && !getenv("SUBLK_NO_AUTO_BUF_REG"))
+		o.flags |= UBLK_F_AUTO_BUF_REG;
 	ublk_ctrl_close(&c);
 
 	open_backend(&b, &o);
+	if ((o.flags & UBLK_F_SUPPORT_ZERO_COPY) && !b.zero_copy) {
+		if (b.ops->close)
+			b.ops->close(&b);
+		die("add: the %s backend needs the data in memory: zero copy (-z) works with null and loop",
+		    b.ops->name);
+	}
 	return spawn_daemon(&o, &b);
 }
 

@@ -8,8 +8,12 @@
 #include "cli.h"
 
 /* Feature bits sublk knows how to use. */
-#define SUBLK_USES (UBLK_F_URING_CMD_COMP_IN_TASK | UBLK_F_NEED_GET_DATA | \
-		    UBLK_F_CMD_IOCTL_ENCODE)
+#define SUBLK_USES (UBLK_F_SUPPORT_ZERO_COPY | UBLK_F_URING_CMD_COMP_IN_TASK | \
+		    UBLK_F_NEED_GET_DATA | UBLK_F_USER_RECOVERY | \
+		    UBLK_F_USER_RECOVERY_REISSUE | UBLK_F_CMD_IOCTL_ENCODE | \
+		    UBLK_F_USER_COPY | UBLK_F_USER_RECOVERY_FAIL_IO | \
+		    UBLK_F_UPDATE_SIZE | UBLK_F_AUTO_BUF_REG | UBLK_F_QUIESCE | \
+		    UBLK_F_SAFE_STOP_DEV)
 
 int cmd_features(int argc, char **argv)
 {

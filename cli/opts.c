@@ -66,6 +66,7 @@ enum {
 	OPT_LBS,
 	OPT_FAULT,
 	OPT_TRACE,
+	OPT_USERCOPY,
 };
 
 static const struct option add_longopts[] = {
@@ -88,6 +89,8 @@ static const struct option add_longopts[] = {
 	{ "logical_block_size",		1, NULL, OPT_LBS },
 	{ "fault",			1, NULL, OPT_FAULT },
 	{ "trace-marker",		0, NULL, OPT_TRACE },
+	{ "usercopy",			0, NULL, OPT_USERCOPY },
+	{ "zerocopy",			0, NULL, 'z' },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -131,6 +134,8 @@ static int opts_check(struct add_opts *o, char *err, size_t errlen)
 		return opt_err("add: size %llu is not a multiple of the %llu-byte block size",
 			       (unsigned long long)o->conf.size,
 			       (unsigned long long)lbs);
+	if ((o->flags & UBLK_F_USER_COPY) && (o->flags & UBLK_F_SUPPORT_ZERO_COPY))
+		return opt_err("add: --usercopy and --zerocopy exclude each other");
 	if (o->conf.fault && strcmp(o->conf.type, "fault"))
 		return opt_err("add: --fault goes with -t fault");
 	if ((o->flags & UBLK_F_USER_RECOVERY) && !strcmp(o->conf.type, "mem"))
@@ -163,7 +168,7 @@ int opts_parse_add(int argc, char **argv, struct add_opts *o,
 
 	optind = 0;	/* full reset, for glibc and musl alike */
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":t:n:q:d:u:g:r:i:e:s:f:v",
+	while ((c = getopt_long(argc, argv, ":t:n:q:d:u:g:r:i:e:s:f:vz",
 				add_longopts, NULL)) != -1) {
 		switch (c) {
 		case 't':
@@ -247,6 +252,12 @@ int opts_parse_add(int argc, char **argv, struct add_opts *o,
 			    (v & (v - 1)))
 				return opt_err("add: --logical_block_size must be 512, 1024, 2048 or 4096");
 			o->conf.lbs_shift = (unsigned)__builtin_ctzl(v);
+			break;
+		case OPT_USERCOPY:
+			o->flags |= UBLK_F_USER_COPY;
+			break;
+		case 'z':
+			o->flags |= UBLK_F_SUPPORT_ZERO_COPY;
 			break;
 		case OPT_TRACE:
 			o->trace = 1;

@@ -188,6 +188,12 @@ int ublk_dev_start_queues(struct ublk_dev *d)
 		q->q_id = i;
 		q->depth = d->info.queue_depth;
 		q->no_commit = d->no_commit;
+		if (d->info.flags & UBLK_F_USER_COPY)
+			q->mode |= UBLK_QMODE_USER_COPY;
+		if (d->info.flags & UBLK_F_SUPPORT_ZERO_COPY)
+			q->mode |= UBLK_QMODE_ZERO_COPY;
+		if (d->info.flags & UBLK_F_AUTO_BUF_REG)
+			q->mode |= UBLK_QMODE_ZERO_COPY | UBLK_QMODE_AUTO_REG;
 		q->trace_fd = d->trace_fd;
 		if (ublk_ctrl_get_affinity(d->ctrl, d->info.dev_id, i, &q->cpus) < 0)
 			CPU_ZERO(&q->cpus);

@@ -75,36 +75,66 @@ const struct ublksrv_io_desc *ublk_queue_iod(const struct ublk_queue *q,
 	return &q->descs[tag];
 }
 
-/* Queue an io command (fetch, commit, get-data) for @tag. */
-static int queue_io_cmd(struct ublk_queue *q, unsigned tag, unsigned nr,
-			int result)
+/* Where the kernel copies a request's data from and to. */
+static uint64_t io_cmd_addr(const struct ublk_queue *q, unsigned tag)
 {
-	struct ublk_io *io = &q->ios[tag];
+	if (q->mode & (UBLK_QMODE_USER_COPY | UBLK_QMODE_ZERO_COPY))
+		return 0;
+	return (uint64_t)(uintptr_t)q->ios[tag].buf;
+}
+
+/* Queue an io command (fetch, commit, get-data, buffer (un)register). */
+static struct io_uring_sqe *queue_io_cmd(struct ublk_queue *q, unsigned tag,
+					 unsigned nr, int result)
+{
 	struct io_uring_sqe *sqe;
 	struct ublksrv_io_cmd *cmd;
 
 	sqe = uring_get_sqe(&q->ring);
 	if (!sqe) {
 		log_err("queue %u: no SQE for tag %u", q->q_id, tag);
-		return -EBUSY;
+		return NULL;
 	}
 	cmd = uring_prep_cmd(sqe, CDEV_FIXED_FD, io_cmd_op(q, nr));
 	sqe->flags |= IOSQE_FIXED_FILE;
 	cmd->q_id = (uint16_t)q->q_id;
 	cmd->tag = (uint16_t)tag;
 	cmd->result = result;
-	cmd->addr = (uint64_t)(uintptr_t)io->buf;
 	sqe->user_data = ublk_user_data(tag, nr, 0, 0);
-
-	io->flags = UBLK_IO_IN_KERNEL;
+	if (nr == UBLK_IO_REGISTER_IO_BUF || nr == UBLK_IO_UNREGISTER_IO_BUF) {
+		cmd->addr = tag;	/* the buffer-table slot: one per tag */
+		q->aux_inflight++;
+		return sqe;
+	}
+	cmd->addr = io_cmd_addr(q, tag);
+	/* auto registration: the kernel puts the next request's buffer in slot tag */
+	if (q->mode & UBLK_QMODE_AUTO_REG)
+		sqe->addr = tag | (uint64_t)UBLK_AUTO_BUF_REG_FALLBACK << 16;
+	q->ios[tag].flags = UBLK_IO_IN_KERNEL;
 	q->cmd_inflight++;
-	return 0;
+	return sqe;
+}
+
+/* USER_COPY: the request's data lives at this offset of /dev/ublkcN. */
+static off_t user_copy_off(const struct ublk_queue *q, unsigned tag)
+{
+	return (off_t)(UBLKSRV_IO_BUF_OFFSET +
+		       ((uint64_t)q->q_id << UBLK_QID_OFF) +
+		       ((uint64_t)tag << UBLK_TAG_OFF));
+}
+
+static int has_data(unsigned op)
+{
+	return op == UBLK_IO_OP_READ || op == UBLK_IO_OP_WRITE;
 }
 
 static void queue_commit(struct ublk_queue *q, unsigned tag, int result)
 {
 	const struct ublksrv_io_desc *iod = &q->descs[tag];
+	struct ublk_io *io = &q->ios[tag];
 	unsigned op = ublksrv_get_op(iod);
+	struct io_uring_sqe *sqe;
+	ssize_t n;
 
 	log_debug("q%u tag %u commit op %u sector %llu len %u res %d", q->q_id,
 		  tag, op, (unsigned long long)iod->start_sector,
@@ -112,34 +142,44 @@ static void queue_commit(struct ublk_queue *q, unsigned tag, int result)
 	TRACE(q, "sublk: dev %u q %u tag %u commit op %u sector %llu len %u res %d\n",
 	      q->dev->info.dev_id, q->q_id, tag, op,
 	      (unsigned long long)iod->start_sector, iod->nr_sectors << 9, result);
+
+	/* USER_COPY: hand the read data to the kernel before committing */
+	if ((q->mode & UBLK_QMODE_USER_COPY) && op == UBLK_IO_OP_READ &&
+	    result > 0) {
+		n = pwrite(q->dev->cdev_fd, io->buf, (size_t)result,
+			   user_copy_off(q, tag));
+		if (n != result)
+			result = n < 0 ? -errno : -EIO;
+	}
 	if (result < 0)
 		q->stats.errors[op & 7]++;
-	else if (op == UBLK_IO_OP_READ || op == UBLK_IO_OP_WRITE)
+	else if (has_data(op))
 		q->stats.bytes += (unsigned)result;
 	if (q->no_commit)
 		return;
+	/* a buffer we registered must go before the request can complete */
+	if (io->flags & UBLK_IO_BUF_REGISTERED) {
+		sqe = queue_io_cmd(q, tag, UBLK_IO_UNREGISTER_IO_BUF, 0);
+		if (sqe)
+			sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+	}
 	queue_io_cmd(q, tag, UBLK_IO_COMMIT_AND_FETCH_REQ, result);
 }
 
-/* A request arrived for @tag: hand it to the backend. */
-static void queue_serve(struct ublk_queue *q, unsigned tag)
+/* Hand request @tag to the backend, its data reachable. */
+static void queue_serve_backend(struct ublk_queue *q, unsigned tag)
 {
 	const struct ublksrv_io_desc *iod = &q->descs[tag];
+	struct ublk_io *io = &q->ios[tag];
 	struct backend *b = q->backend;
-	unsigned op = ublksrv_get_op(iod), before;
+	unsigned before;
 	int ret;
 
-	log_debug("q%u tag %u fetched op %u sector %llu len %u flags 0x%x",
-		  q->q_id, tag, op, (unsigned long long)iod->start_sector,
-		  iod->nr_sectors << 9, iod->op_flags >> 8);
-	TRACE(q, "sublk: dev %u q %u tag %u fetch op %u sector %llu len %u\n",
-	      q->dev->info.dev_id, q->q_id, tag, op,
-	      (unsigned long long)iod->start_sector, iod->nr_sectors << 9);
-	q->stats.reqs[op & 7]++;
-	q->ios[tag].flags = UBLK_IO_IN_BACKEND;
+	io->flags = (io->flags & UBLK_IO_BUF_REGISTERED) | UBLK_IO_IN_BACKEND;
 	before = q->tgt_inflight;
-	ret = b->ops->queue_io(b, q, tag, iod, q->ios[tag].buf);
-	q->ios[tag].tgt_inflight += q->tgt_inflight - before;
+	ret = b->ops->queue_io(b, q, tag, iod,
+			       (q->mode & UBLK_QMODE_ZERO_COPY) ? NULL : io->buf);
+	io->tgt_inflight += q->tgt_inflight - before;
 	if (q->tgt_inflight != before)
 		TRACE(q, "sublk: dev %u q %u tag %u backend issue %u sqe\n",
 		      q->dev->info.dev_id, q->q_id, tag, q->tgt_inflight - before);
@@ -147,10 +187,50 @@ static void queue_serve(struct ublk_queue *q, unsigned tag)
 		queue_commit(q, tag, ret);
 }
 
+/* A request arrived for @tag: make its data reachable, then serve it. */
+static void queue_serve(struct ublk_queue *q, unsigned tag)
+{
+	const struct ublksrv_io_desc *iod = &q->descs[tag];
+	struct ublk_io *io = &q->ios[tag];
+	unsigned op = ublksrv_get_op(iod);
+	unsigned len = iod->nr_sectors << 9;
+	ssize_t n;
+
+	log_debug("q%u tag %u fetched op %u sector %llu len %u flags 0x%x",
+		  q->q_id, tag, op, (unsigned long long)iod->start_sector,
+		  len, iod->op_flags >> 8);
+	TRACE(q, "sublk: dev %u q %u tag %u fetch op %u sector %llu len %u\n",
+	      q->dev->info.dev_id, q->q_id, tag, op,
+	      (unsigned long long)iod->start_sector, len);
+	q->stats.reqs[op & 7]++;
+	io->flags = UBLK_IO_IN_BACKEND;
+
+	if ((q->mode & UBLK_QMODE_USER_COPY) && op == UBLK_IO_OP_WRITE) {
+		n = pread(q->dev->cdev_fd, io->buf, len, user_copy_off(q, tag));
+		if (n != (ssize_t)len) {
+			queue_commit(q, tag, n < 0 ? -errno : -EIO);
+			return;
+		}
+	}
+	/*
+	 * Zero copy: the request's pages go into the ring's buffer table
+	 * (slot tag) for the backend's fixed-buffer I/O: by the kernel
+	 * itself with AUTO_BUF_REG, unless it asks us to (NEED_REG_BUF).
+	 */
+	if ((q->mode & UBLK_QMODE_ZERO_COPY) && has_data(op) &&
+	    (!(q->mode & UBLK_QMODE_AUTO_REG) ||
+	     (iod->op_flags & UBLK_IO_F_NEED_REG_BUF))) {
+		if (!queue_io_cmd(q, tag, UBLK_IO_REGISTER_IO_BUF, 0))
+			queue_commit(q, tag, -EBUSY);
+		return;		/* served when the registration completes */
+	}
+	queue_serve_backend(q, tag);
+}
+
 static void queue_handle_cqe(struct ublk_queue *q, uint64_t ud, int res,
 			     const struct io_uring_cqe *cqe)
 {
-	unsigned tag = user_data_tag(ud);
+	unsigned tag = user_data_tag(ud), op = user_data_op(ud);
 	struct backend *b = q->backend;
 	int ret;
 
@@ -165,9 +245,28 @@ static void queue_handle_cqe(struct ublk_queue *q, uint64_t ud, int res,
 		      q->dev->info.dev_id, q->q_id, tag, res);
 		ret = b->ops->io_done(b, q, tag, cqe);
 		log_debug("q%u tag %u backend op %u done res %d", q->q_id, tag,
-			  user_data_op(ud), res);
+			  op, res);
 		if (ret != BACKEND_QUEUED)
 			queue_commit(q, tag, ret);
+		return;
+	}
+	if (op == UBLK_IO_REGISTER_IO_BUF) {
+		q->aux_inflight--;
+		if (res < 0) {
+			log_err("queue %u tag %u: REGISTER_IO_BUF: %s", q->q_id,
+				tag, strerror(-res));
+			queue_commit(q, tag, res);
+			return;
+		}
+		q->ios[tag].flags |= UBLK_IO_BUF_REGISTERED;
+		queue_serve_backend(q, tag);
+		return;
+	}
+	if (op == UBLK_IO_UNREGISTER_IO_BUF) {
+		/* only a failure posts a CQE (CQE_SKIP_SUCCESS) */
+		q->aux_inflight--;
+		log_err("queue %u tag %u: UNREGISTER_IO_BUF: %s", q->q_id, tag,
+			strerror(-res));
 		return;
 	}
 
@@ -213,6 +312,11 @@ static int queue_setup(struct ublk_queue *q)
 	ret = uring_register_files(&q->ring, fds, fds[1] >= 0 ? 2 : 1);
 	if (ret < 0)
 		return ret;
+	if (q->mode & UBLK_QMODE_ZERO_COPY) {
+		ret = uring_register_buffers_sparse(&q->ring, q->depth);
+		if (ret < 0)
+			return ret;
+	}
 	ret = uring_register_ring_fd(&q->ring);
 	if (ret < 0)
 		log_debug("queue %u: no registered ring fd (%d)", q->q_id, ret);
@@ -227,21 +331,25 @@ static int queue_setup(struct ublk_queue *q)
 		return -errno;
 	}
 
-	q->bufs_sz = (size_t)q->depth * d->info.max_io_buf_bytes;
-	q->bufs = mmap(NULL, q->bufs_sz, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (q->bufs == MAP_FAILED) {
-		q->bufs = NULL;
-		return -errno;
+	/* page-aligned per-tag buffers; zero copy needs none */
+	if (!(q->mode & UBLK_QMODE_ZERO_COPY)) {
+		q->bufs_sz = (size_t)q->depth * d->info.max_io_buf_bytes;
+		q->bufs = mmap(NULL, q->bufs_sz, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (q->bufs == MAP_FAILED) {
+			q->bufs = NULL;
+			return -errno;
+		}
 	}
 	q->ios = calloc(q->depth, sizeof(*q->ios));
 	if (!q->ios)
 		return -ENOMEM;
 	for (i = 0; i < q->depth; i++) {
-		q->ios[i].buf = (char *)q->bufs + (size_t)i * d->info.max_io_buf_bytes;
-		ret = queue_io_cmd(q, i, UBLK_IO_FETCH_REQ, -1);
-		if (ret < 0)
-			return ret;
+		if (q->bufs)
+			q->ios[i].buf = (char *)q->bufs +
+					(size_t)i * d->info.max_io_buf_bytes;
+		if (!queue_io_cmd(q, i, UBLK_IO_FETCH_REQ, -1))
+			return -EBUSY;
 	}
 	ret = uring_submit(&q->ring);
 	ublk_test_die_point("queue_setup");
@@ -288,7 +396,7 @@ static void *queue_thread(void *arg)
 		goto out;
 
 	log_debug("queue %u: tid %d serving %u tags", q->q_id, q->tid, q->depth);
-	while (q->cmd_inflight || q->tgt_inflight) {
+	while (q->cmd_inflight || q->tgt_inflight || q->aux_inflight) {
 		ret = uring_submit_and_wait(&q->ring, 1);
 		if (ret < 0 && ret != -EBUSY && ret != -EAGAIN) {
 			log_err("queue %u: io_uring_enter: %s", q->q_id,

@@ -86,6 +86,7 @@ struct ublk_io {
 #define UBLK_IO_IN_KERNEL	(1U << 0)	/* fetch/commit outstanding */
 #define UBLK_IO_IN_BACKEND	(1U << 1)	/* backend serving it */
 #define UBLK_IO_DONE		(1U << 2)	/* aborted: never re-issued */
+#define UBLK_IO_BUF_REGISTERED	(1U << 3)	/* we put its pages in the buffer table */
 
 struct ublk_queue_stats {
 	uint64_t reqs[8];	/* by op (WRITE_ZEROES is the last kept) */
@@ -106,6 +107,8 @@ struct ublk_queue {
 	unsigned depth;
 	unsigned cmd_inflight;	/* io commands the kernel holds */
 	unsigned tgt_inflight;	/* backend SQEs in flight */
+	unsigned aux_inflight;	/* buffer (un)register commands in flight */
+	unsigned mode;		/* UBLK_QMODE_* */
 	int no_commit;		/* test switch: never commit (SUBLK_TEST_NO_COMMIT) */
 	int trace_fd;		/* trace_marker, or -1 */
 	pthread_t thread;
@@ -115,6 +118,11 @@ struct ublk_queue {
 	int state;		/* UBLK_QUEUE_*, written by the queue thread */
 	struct ublk_queue_stats stats;
 };
+
+/* How a queue's requests reach their data. */
+#define UBLK_QMODE_USER_COPY	(1U << 0)	/* pread/pwrite on /dev/ublkcN */
+#define UBLK_QMODE_ZERO_COPY	(1U << 1)	/* the request's pages, registered */
+#define UBLK_QMODE_AUTO_REG	(1U << 2)	/* ... by the kernel itself */
 
 enum {
 	UBLK_QUEUE_STARTING,

@@ -43,3 +43,43 @@ dump_tasks() {
 	done
 	ps -eo pid,stat,wchan:32,comm | awk '$2 ~ /D/' >&2
 }
+
+# datapath_suite NAME ADD-ARGS...: the data-path checks every copy mode
+# must pass, on loop (fio verify with several block sizes, 2 queues,
+# depth 128, then mkfs + fsck) and on null (fio with no errors).
+# Environment given to the call reaches the daemon (SUBLK_LEGACY_CMDS...).
+datapath_suite() {
+	local name=$1 id img=$TEST_TMP/dp.img
+	shift
+	truncate -s 256M "$img"
+	id=$(sublk_add -t loop -f "$img" -q 2 -d 128 "$@") || fail "$name: add loop failed"
+	"$SUBLK" list -n "$id" | sed -n 2p
+	for bs in 512 4k 64k 512k; do
+		fio --name="$name-$bs" --filename=/dev/ublkb$id --ioengine=io_uring \
+			--direct=1 --rw=randwrite --bs=$bs --size=32M --iodepth=128 \
+			--numjobs=1 --verify=crc32c --verify_fatal=1 --do_verify=1 \
+			--output="$TEST_TMP/fio-$bs.out" > /dev/null 2>&1 ||
+			{ tail -n 15 "$TEST_TMP/fio-$bs.out" >&2; fail "$name: fio verify bs=$bs failed on loop"; }
+	done
+	fio --name="$name-mixed" --filename=/dev/ublkb$id --ioengine=io_uring \
+		--direct=1 --rw=randrw --bsrange=512-512k --size=64M --iodepth=128 \
+		--numjobs=2 --offset_increment=64M --verify=crc32c --verify_fatal=1 \
+		--output="$TEST_TMP/fio-mixed.out" > /dev/null 2>&1 ||
+		{ tail -n 15 "$TEST_TMP/fio-mixed.out" >&2; fail "$name: fio mixed verify failed on loop"; }
+	mkfs.ext4 -q -F /dev/ublkb$id || fail "$name: mkfs.ext4 failed"
+	e2fsck -fn /dev/ublkb$id > "$TEST_TMP/fsck.out" 2>&1 ||
+		{ cat "$TEST_TMP/fsck.out" >&2; fail "$name: e2fsck failed"; }
+	sublk_del "$id"
+	echo "ok $name: loop fio verify (512 4k 64k 512k, mixed), mkfs + fsck"
+
+	id=$(sublk_add -t null -q 2 -d 128 "$@") || fail "$name: add null failed"
+	fio --name="$name-null" --filename=/dev/ublkb$id --ioengine=io_uring \
+		--direct=1 --rw=randrw --bsrange=512-512k --size=1G --io_size=256M \
+		--iodepth=128 --numjobs=2 --group_reporting \
+		--output="$TEST_TMP/fio-null.out" > /dev/null 2>&1 ||
+		{ tail -n 15 "$TEST_TMP/fio-null.out" >&2; fail "$name: fio on null failed"; }
+	grep -q "err= 0" "$TEST_TMP/fio-null.out" || fail "$name: fio on null saw errors"
+	sublk_del "$id"
+	echo "ok $name: null fio randrw"
+	assert_no_ublk_devices
+}

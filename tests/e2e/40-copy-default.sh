@@ -1,0 +1,8 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# Data path: the default copy mode (the kernel copies into the tag buffers).
+# timeout: 600
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib-dev.sh"
+need_cmd fio mkfs.ext4
+datapath_suite copy
