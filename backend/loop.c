@@ -299,12 +299,34 @@ static int loop_io_done(struct backend *b, struct ublk_queue *q, unsigned tag,
 {
 	const int res = cqe->res;
 
+	const struct ublksrv_io_desc *iod;
+	struct io_uring_sqe *sqe;
+
 	switch (user_data_op(cqe->user_data)) {
 	case UBLK_IO_OP_READ:
 	case UBLK_IO_OP_WRITE:
 		return res ? res : -EIO;
 	case UBLK_IO_OP_DISCARD:
 		return res < 0 ? loop_discard_result(b, res) : 0;
+	case UBLK_IO_OP_WRITE_ZEROES:
+		/*
+		 * A file system without ZERO_RANGE (tmpfs) can still punch a
+		 * hole, which reads back as zeros: try that once.
+		 */
+		if (!q || res != -EOPNOTSUPP || user_data_tgt_data(cqe->user_data) ||
+		    ((struct loop *)b->priv)->is_blkdev)
+			return res < 0 ? res : 0;
+		iod = ublk_queue_iod(q, tag);
+		sqe = ublk_queue_get_sqe(q);
+		if (!sqe || !iod)
+			return res;
+		uring_prep_fallocate(sqe, BACKEND_FIXED_FD,
+				     SUBLK_FALLOC_FL_PUNCH_HOLE | SUBLK_FALLOC_FL_KEEP_SIZE,
+				     iod->start_sector << 9,
+				     (uint64_t)iod->nr_sectors << 9);
+		sqe->flags |= IOSQE_FIXED_FILE;
+		sqe->user_data = ublk_tgt_user_data(tag, UBLK_IO_OP_WRITE_ZEROES, 1);
+		return BACKEND_QUEUED;
 	default:
 		return res < 0 ? res : 0;
 	}

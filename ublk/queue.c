@@ -103,7 +103,9 @@ static struct io_uring_sqe *queue_io_cmd(struct ublk_queue *q, unsigned tag,
 	sqe->user_data = ublk_user_data(tag, nr, 0, 0);
 	if (nr == UBLK_IO_REGISTER_IO_BUF || nr == UBLK_IO_UNREGISTER_IO_BUF) {
 		cmd->addr = tag;	/* the buffer-table slot: one per tag */
-		q->aux_inflight++;
+		/* an unregister posts no CQE on success: only a register counts */
+		if (nr == UBLK_IO_REGISTER_IO_BUF)
+			q->aux_inflight++;
 		return sqe;
 	}
 	cmd->addr = io_cmd_addr(q, tag);
@@ -264,7 +266,6 @@ static void queue_handle_cqe(struct ublk_queue *q, uint64_t ud, int res,
 	}
 	if (op == UBLK_IO_UNREGISTER_IO_BUF) {
 		/* only a failure posts a CQE (CQE_SKIP_SUCCESS) */
-		q->aux_inflight--;
 		log_err("queue %u tag %u: UNREGISTER_IO_BUF: %s", q->q_id, tag,
 			strerror(-res));
 		return;
