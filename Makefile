@@ -66,12 +66,12 @@ test: $(UNIT_TESTS)
 	$(Q)tests/unit/run $(UNIT_TESTS)
 
 check: test sublk
-	$(Q)tools/vm/run -- tests/e2e/runner
+	$(Q)tools/vm/run --cpus 4 -- tests/e2e/runner
 
 check-kernels: sublk
 	$(Q)for k in 6.12 6.16 7.0 newest; do \
 		echo "=== kernel $$k"; \
-		tools/vm/run --kernel $$k -- tests/e2e/runner || exit 1; \
+		tools/vm/run --cpus 4 --kernel $$k -- tests/e2e/runner || exit 1; \
 	done
 
 vm-shell: sublk

@@ -67,6 +67,7 @@ enum {
 	OPT_FAULT,
 	OPT_TRACE,
 	OPT_USERCOPY,
+	OPT_UNPRIV,
 };
 
 static const struct option add_longopts[] = {
@@ -90,6 +91,7 @@ static const struct option add_longopts[] = {
 	{ "fault",			1, NULL, OPT_FAULT },
 	{ "trace-marker",		0, NULL, OPT_TRACE },
 	{ "usercopy",			0, NULL, OPT_USERCOPY },
+	{ "unprivileged",		0, NULL, OPT_UNPRIV },
 	{ "zerocopy",			0, NULL, 'z' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -134,6 +136,9 @@ static int opts_check(struct add_opts *o, char *err, size_t errlen)
 		return opt_err("add: size %llu is not a multiple of the %llu-byte block size",
 			       (unsigned long long)o->conf.size,
 			       (unsigned long long)lbs);
+	if ((o->flags & UBLK_F_UNPRIVILEGED_DEV) &&
+	    (o->flags & (UBLK_F_USER_COPY | UBLK_F_SUPPORT_ZERO_COPY | UBLK_F_USER_RECOVERY)))
+		return opt_err("add: --unprivileged devices cannot use --usercopy, --zerocopy or -r (the kernel refuses them)");
 	if ((o->flags & UBLK_F_USER_COPY) && (o->flags & UBLK_F_SUPPORT_ZERO_COPY))
 		return opt_err("add: --usercopy and --zerocopy exclude each other");
 	if (o->conf.fault && strcmp(o->conf.type, "fault"))
@@ -252,6 +257,9 @@ int opts_parse_add(int argc, char **argv, struct add_opts *o,
 			    (v & (v - 1)))
 				return opt_err("add: --logical_block_size must be 512, 1024, 2048 or 4096");
 			o->conf.lbs_shift = (unsigned)__builtin_ctzl(v);
+			break;
+		case OPT_UNPRIV:
+			o->flags |= UBLK_F_UNPRIVILEGED_DEV;
 			break;
 		case OPT_USERCOPY:
 			o->flags |= UBLK_F_USER_COPY;

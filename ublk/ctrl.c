@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -21,6 +22,7 @@ struct ctrl_op {
 
 static const struct ctrl_op op_get_affinity = { UBLK_CMD_GET_QUEUE_AFFINITY, 1 };
 static const struct ctrl_op op_get_info = { UBLK_CMD_GET_DEV_INFO, 1 };
+static const struct ctrl_op op_get_info2 = { UBLK_CMD_GET_DEV_INFO2, 1 };
 static const struct ctrl_op op_add = { UBLK_CMD_ADD_DEV, 0 };
 static const struct ctrl_op op_del = { UBLK_CMD_DEL_DEV, 0 };
 static const struct ctrl_op op_start = { UBLK_CMD_START_DEV, 0 };
@@ -43,8 +45,8 @@ static uint32_t ctrl_cmd_op(const struct ublk_ctrl *c, const struct ctrl_op *op)
 }
 
 /* Send one command and wait for its completion; returns the kernel's res. */
-static int ctrl_exec(struct ublk_ctrl *c, const struct ctrl_op *op,
-		     const struct ublksrv_ctrl_cmd *cmd)
+static int ctrl_submit(struct ublk_ctrl *c, const struct ctrl_op *op,
+		       const struct ublksrv_ctrl_cmd *cmd)
 {
 	struct io_uring_sqe *sqe;
 	struct io_uring_cqe *cqe;
@@ -70,6 +72,41 @@ static int ctrl_exec(struct ublk_ctrl *c, const struct ctrl_op *op,
 	log_debug("ctrl: cmd 0x%02x dev %d queue %d -> %d", op->nr,
 		  (int)cmd->dev_id, (int16_t)cmd->queue_id, ret);
 	return ret;
+}
+
+/*
+ * Commands on an unprivileged device (and GET_DEV_INFO2 on any) carry the
+ * path of its char device in front of their payload, so the kernel can
+ * check the caller may open it: addr = "/dev/ublkcN\0" + payload.
+ */
+static int ctrl_exec_path(struct ublk_ctrl *c, const struct ctrl_op *op,
+			  const struct ublksrv_ctrl_cmd *cmd)
+{
+	char buf[512];
+	struct ublksrv_ctrl_cmd pcmd = *cmd;
+	int plen, ret;
+
+	plen = snprintf(buf, sizeof(buf), "/dev/ublkc%u", cmd->dev_id) + 1;
+	if ((size_t)plen + cmd->len > sizeof(buf))
+		return -E2BIG;
+	if (cmd->len)
+		memcpy(buf + plen, (void *)(uintptr_t)cmd->addr, cmd->len);
+	pcmd.dev_path_len = (uint16_t)plen;
+	pcmd.addr = (uint64_t)(uintptr_t)buf;
+	pcmd.len = (uint16_t)(plen + cmd->len);
+	ret = ctrl_submit(c, op, &pcmd);
+	if (ret >= 0 && cmd->len)
+		memcpy((void *)(uintptr_t)cmd->addr, buf + plen, cmd->len);
+	return ret;
+}
+
+static int ctrl_exec(struct ublk_ctrl *c, const struct ctrl_op *op,
+		     const struct ublksrv_ctrl_cmd *cmd)
+{
+	if (c->unpriv_id >= 0 && cmd->dev_id == (uint32_t)c->unpriv_id &&
+	    op->nr != UBLK_CMD_ADD_DEV && op->nr != UBLK_CMD_GET_FEATURES)
+		return ctrl_exec_path(c, op, cmd);
+	return ctrl_submit(c, op, cmd);
 }
 
 static int ctrl_simple(struct ublk_ctrl *c, const struct ctrl_op *op,
@@ -104,6 +141,7 @@ int ublk_ctrl_open(struct ublk_ctrl *c)
 	int ret;
 
 	memset(c, 0, sizeof(*c));
+	c->unpriv_id = -1;
 	c->fd = open(UBLK_CONTROL_PATH, O_RDWR | O_CLOEXEC);
 	if (c->fd < 0)
 		return -errno;
@@ -148,7 +186,11 @@ void ublk_ctrl_use_legacy(struct ublk_ctrl *c)
 
 int ublk_ctrl_add_dev(struct ublk_ctrl *c, struct ublksrv_ctrl_dev_info *info)
 {
-	return ctrl_buf(c, &op_add, info->dev_id, 0, info, sizeof(*info));
+	int ret = ctrl_buf(c, &op_add, info->dev_id, 0, info, sizeof(*info));
+
+	if (ret == 0 && (info->flags & UBLK_F_UNPRIVILEGED_DEV))
+		c->unpriv_id = (int)info->dev_id;
+	return ret;
 }
 
 int ublk_ctrl_del_dev(struct ublk_ctrl *c, unsigned id)
@@ -192,11 +234,28 @@ int ublk_ctrl_get_params(struct ublk_ctrl *c, unsigned id,
 	return ctrl_buf(c, &op_get_params, id, 0, p, sizeof(*p));
 }
 
+/*
+ * GET_DEV_INFO2 names the device by path and so works on every device; it
+ * also says whether later commands on it must carry the path.
+ */
 int ublk_ctrl_get_info(struct ublk_ctrl *c, unsigned id,
 		       struct ublksrv_ctrl_dev_info *info)
 {
+	struct ublksrv_ctrl_cmd cmd = {
+		.dev_id = id,
+		.queue_id = (uint16_t)-1,
+		.addr = (uint64_t)(uintptr_t)info,
+		.len = sizeof(*info),
+	};
+	int ret;
+
 	memset(info, 0, sizeof(*info));
-	return ctrl_buf(c, &op_get_info, id, 0, info, sizeof(*info));
+	ret = ctrl_exec_path(c, &op_get_info2, &cmd);
+	if (ret == -EOPNOTSUPP || ret == -EINVAL || ret == -ENOENT)
+		ret = ctrl_submit(c, &op_get_info, &cmd);
+	if (ret == 0)
+		c->unpriv_id = (info->flags & UBLK_F_UNPRIVILEGED_DEV) ? (int)id : -1;
+	return ret;
 }
 
 int ublk_ctrl_get_affinity(struct ublk_ctrl *c, unsigned id, unsigned q,

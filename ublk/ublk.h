@@ -40,6 +40,7 @@ struct ublk_ctrl {
 	int legacy;		/* kernel takes only the raw command numbers */
 	int has_get_features;
 	uint64_t features;	/* what the driver supports */
+	int unpriv_id;		/* commands on this unprivileged device carry its path */
 };
 
 int ublk_ctrl_open(struct ublk_ctrl *c);
