@@ -149,15 +149,10 @@ static int spawn_daemon(struct add_opts *o, struct backend *b)
 	 * this process knows which device to remove.
 	 */
 	if (!o->recover) {
-		struct ublksrv_ctrl_dev_info info = {
-			.nr_hw_queues = (uint16_t)o->nr_queues,
-			.queue_depth = (uint16_t)o->depth,
-			.max_io_buf_bytes = o->max_io_buf_bytes,
-			.dev_id = (uint32_t)o->dev_id,
-			.flags = o->flags,
-		};
+		struct ublksrv_ctrl_dev_info info;
 		struct ublk_dev d;
 
+		opts_dev_info(o, &info);
 		cli_ctrl_open(&c);
 		ret = ublk_dev_add(&d, &c, b, &info);
 		ublk_ctrl_close(&c);

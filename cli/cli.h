@@ -31,6 +31,8 @@ struct add_opts {
 /* Parse `add` arguments (argv[0] is "add"); on error a one-line reason. */
 int opts_parse_add(int argc, char **argv, struct add_opts *o,
 		   char *err, size_t errlen);
+/* The ADD_DEV request the options describe (dev_id -1: any). */
+void opts_dev_info(const struct add_opts *o, struct ublksrv_ctrl_dev_info *info);
 /* "4096", "512K", "2M", "1G", "1T" (powers of 1024). */
 int opts_parse_size(const char *s, uint64_t *out);
 int opts_parse_uint(const char *s, unsigned long max, unsigned long *out);

@@ -181,18 +181,13 @@ static int dev_state(struct ublk_ctrl *c, unsigned id)
 
 int daemon_run(struct add_opts *o, struct backend *b, int status_fd)
 {
-	struct ublksrv_ctrl_dev_info info = {
-		.nr_hw_queues = (uint16_t)o->nr_queues,
-		.queue_depth = (uint16_t)o->depth,
-		.max_io_buf_bytes = o->max_io_buf_bytes,
-		.dev_id = (uint32_t)o->dev_id,
-		.flags = o->flags,
-	};
+	struct ublksrv_ctrl_dev_info info;
 	struct ublk_ctrl c;
 	struct ublk_dev d;
 	sigset_t set;
 	int sfd = -1, ret, told, state;
 
+	opts_dev_info(o, &info);
 	ret = ublk_ctrl_open(&c);
 	if (ret < 0) {
 		status_send(status_fd, "err cannot open %s: %s",

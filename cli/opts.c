@@ -287,3 +287,13 @@ int opts_parse_add(int argc, char **argv, struct add_opts *o,
 bad_switch:
 	return opt_err("add: --%s takes 0 or 1, not '%s'", opt_name(c), optarg);
 }
+
+void opts_dev_info(const struct add_opts *o, struct ublksrv_ctrl_dev_info *info)
+{
+	memset(info, 0, sizeof(*info));
+	info->nr_hw_queues = (uint16_t)o->nr_queues;
+	info->queue_depth = (uint16_t)o->depth;
+	info->max_io_buf_bytes = o->max_io_buf_bytes;
+	info->dev_id = (uint32_t)o->dev_id;
+	info->flags = o->flags;
+}

@@ -35,6 +35,7 @@ void ublk_test_die_point(const char *point)
 	}
 }
 
+
 static void sleep_ms(unsigned ms)
 {
 	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
@@ -57,10 +58,22 @@ int ublk_dev_attach(struct ublk_dev *d, struct ublk_ctrl *c, struct backend *b,
 {
 	int ret;
 
+	int i;
+
 	dev_init(d, c, b);
-	ret = ublk_ctrl_get_info(c, id, &d->info);
+	/*
+	 * An unprivileged device is named by /dev/ublkcN, which appears (and
+	 * is given to its owner) a moment after ADD_DEV: retry briefly.
+	 */
+	for (i = 0; i < 300; i++) {
+		ret = ublk_ctrl_get_info(c, id, &d->info);
+		if (ret == 0 || ret == -ENODEV)
+			break;
+		sleep_ms(10);
+	}
 	if (ret < 0)
-		dev_err(d, "device %u does not exist", id);
+		dev_err(d, "device %u: %s", id, ret == -ENODEV ?
+			"does not exist" : strerror(-ret));
 	return ret;
 }
 
@@ -127,7 +140,8 @@ static int dev_open_cdev(struct ublk_dev *d)
 		if (fd >= 0)
 			return fd;
 		fd = -errno;
-		if (fd != -ENOENT)
+		/* not there yet, or not yet given to its owner (udev) */
+		if (fd != -ENOENT && fd != -EACCES)
 			break;
 		sleep_ms(10);
 	}
