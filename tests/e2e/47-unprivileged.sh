@@ -13,6 +13,7 @@ need_cmd setpriv
 uid=65534
 run=$TEST_TMP/run-nobody
 mkdir -p "$run"
+chmod 0755 "$TEST_TMP"
 chown $uid:$uid "$run"
 chmod 0666 /dev/ublk-control
 # the udev rule's job: owner of the new nodes = the device's owner
@@ -41,11 +42,11 @@ id=$(echo "$out" | sed -n 's/^dev id \([0-9]*\):.*/\1/p')
 _record devs "$id"
 echo "$out" | grep -q "owner: $uid:$uid" || fail "device not owned by $uid"
 echo "$out" | grep -q UNPRIVILEGED_DEV || fail "device lacks UNPRIVILEGED_DEV"
-head -c 1M /dev/urandom > "$TEST_TMP/data"
-chmod 0644 "$TEST_TMP/data"
-as_nobody dd if="$TEST_TMP/data" of=/dev/ublkb$id bs=64k oflag=direct status=none ||
+head -c 1M /dev/urandom > "$run/data"
+chmod 0644 "$run/data"
+as_nobody dd if="$run/data" of=/dev/ublkb$id bs=64k oflag=direct status=none ||
 	fail "nobody cannot write its device"
-as_nobody cmp -n 1048576 "$TEST_TMP/data" /dev/ublkb$id || fail "data read back as nobody differs"
+as_nobody cmp -n 1048576 "$run/data" /dev/ublkb$id || fail "data read back as nobody differs"
 as_nobody "$SUBLK" list -n "$id" > /dev/null || fail "nobody cannot list its device"
 as_nobody timeout 30 "$SUBLK" del -n "$id" || fail "nobody cannot delete its device"
 _forget devs "$id"
