@@ -84,9 +84,10 @@ int cmd_stop(int argc, char **argv)
 
 	parse_ctl(argc, argv, &a, "sublk stop -n ID [--safe]");
 	cli_ctrl_open(&c);
+	if (a.safe)
+		need_feature(&c, UBLK_F_SAFE_STOP_DEV, "stop --safe");
 	get_info(&c, a.id, &info, "stop");
 	if (a.safe) {
-		need_feature(&c, UBLK_F_SAFE_STOP_DEV, "stop --safe");
 		ret = ublk_ctrl_try_stop_dev(&c, (unsigned)a.id);
 		if (ret == -EBUSY)
 			die("stop: device %ld is open (mounted or in use); not stopping it", a.id);

@@ -36,12 +36,12 @@ sublk_del "$id"
 # requests it held are reissued to the new daemon and the verify passes.
 id=$(sublk_add -t loop -f "$img" -r 1 -i 1 -q 2) || fail "add -r 1 -i 1 failed"
 dev=/dev/ublkb$id
-fio_verify $dev 0 64M reissue --iodepth=32 &
+fio_verify $dev 0 64M reissue --iodepth=32 --rate_iops=800 &
 fio_pid=$!
 sleep 4
 kill -9 "$(daemon_pid "$id")"
 wait_state "$id" QUIESCED 15 || fail "-i 1: device not QUIESCED after kill -9"
-kill -0 $fio_pid 2> /dev/null || fail "-i 1: workload ended while the daemon was dead"
+kill -0 $fio_pid 2> /dev/null || { wait $fio_pid; echo "fio status $?" >&2; tail -n 20 "$TEST_TMP/reissue.out" >&2; fail "-i 1: workload ended while the daemon was dead"; }
 "$SUBLK" recover -n "$id" > /dev/null || fail "recover -n $id (-i 1) failed"
 wait $fio_pid || { tail -n 20 "$TEST_TMP/reissue.out" >&2; fail "-i 1: verifying workload failed across the crash"; }
 echo "ok -r 1 -i 1: killed during I/O, reissued, verify passed"
@@ -68,7 +68,7 @@ fi
 # no recovery: pending and new I/O fail, nothing hangs, del works
 id=$(sublk_add -t loop -f "$img" -q 2) || fail "add failed"
 dev=/dev/ublkb$id
-fio_verify $dev 0 64M norec --iodepth=32 &
+fio_verify $dev 0 64M norec --iodepth=32 --rate_iops=800 &
 fio_pid=$!
 sleep 3
 kill -9 "$(daemon_pid "$id")"
