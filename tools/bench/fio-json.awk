@@ -1,18 +1,19 @@
 # SPDX-License-Identifier: MIT
 #
-# tools/bench/fio-json.awk: one line of figures from fio's JSON output
-# (--output-format=json, one group: group_reporting).
+# tools/bench/fio-json.awk: figures from fio's JSON output
+# (--output-format=json with group_reporting).
 #
 #	awk -v dir=read -f fio-json.awk fio.json
 #
-# prints, tab-separated: iops bw_kib clat_mean_us clat_p99_us runtime_ms
-# error total_ios ctx usr_cpu sys_cpu, taken from jobs[0] and its "read" or
-# "write" side (dir).  Exits 1 when there is no job in the input.
+# prints one tab-separated line per reporting group (a job, or the
+# numjobs clones of one): jobname iops bw_kib clat_mean_us clat_p99_us
+# lat_mean_us lat_p99_us runtime_ms error total_ios ctx usr_cpu sys_cpu,
+# from its "read" or "write" side (dir).  Exits 1 when there is no job.
 #
 # fio prints one key per line, so a line-based reader is enough: each
 # "key" : { or [ goes on a stack of names, each } or ] comes off it, and a
 # scalar's name is the stack joined with dots (array members by index), as
-# in jobs.0.read.clat_ns.percentile.99.000000.  Plain awk (mawk, busybox).
+# in jobs.0.read.clat_ns.percentile.99.000000.  Plain awk: mawk, busybox.
 
 function push(name) { stack[++depth] = name; nidx[depth] = 0 }
 
@@ -79,13 +80,18 @@ line ~ /^"[^"]*"[ \t]*:/ {
 }
 
 END {
-	j = "jobs.0."
-	if (!((j "jobname") in v))
+	for (n = 0; ("jobs." n ".jobname") in v; n++) {
+		j = "jobs." n "."
+		d = j dir "."
+		printf "%s\t%.1f\t%d\t%.2f\t%.2f\t%.2f\t%.2f\t%d\t%d\t%d\t%d\t%.2f\t%.2f\n",
+			v[j "jobname"], v[d "iops"], v[d "bw"],
+			v[d "clat_ns.mean"] / 1000,
+			v[d "clat_ns.percentile.99.000000"] / 1000,
+			v[d "lat_ns.mean"] / 1000,
+			v[d "lat_ns.percentile.99.000000"] / 1000,
+			v[j "job_runtime"], v[j "error"], v[d "total_ios"], v[j "ctx"],
+			v[j "usr_cpu"], v[j "sys_cpu"]
+	}
+	if (n == 0)
 		exit 1
-	d = j dir "."
-	p99 = v[d "clat_ns.percentile.99.000000"]
-	printf "%.1f\t%d\t%.2f\t%.2f\t%d\t%d\t%d\t%d\t%.2f\t%.2f\n",
-		v[d "iops"], v[d "bw"], v[d "clat_ns.mean"] / 1000, p99 / 1000,
-		v[j "job_runtime"], v[j "error"], v[d "total_ios"], v[j "ctx"],
-		v[j "usr_cpu"], v[j "sys_cpu"]
 }
