@@ -2,7 +2,8 @@
 # sublk: a static, dependency-free ublk server.
 #   make            static, size-optimised ./sublk (musl-gcc when installed)
 #   make test       host unit tests (no ublk driver needed)
-#   make check      unit tests, end-to-end suite in the test VM (newest kernel)
+#   make check      unit tests, end-to-end suite in the test VM (newest kernel),
+#                   initramfs test on x86_64 and arm64
 #   make check-kernels   the e2e suite on every supported kernel series
 #   make check-initramfs  sublk in a bare busybox initramfs (also in check)
 #   make size       stripped size of the binary
@@ -111,6 +112,8 @@ test: $(UNIT_TESTS)
 
 check: test sublk
 	$(Q)tools/vm/run --cpus 4 -- tests/e2e/runner
+	$(Q)tools/vm/initramfs-test
+	$(Q)$(MAKE) --no-print-directory check-arm64
 
 check-kernels: sublk
 	$(Q)for k in $(KERNELS); do \
