@@ -7,6 +7,7 @@
 #   make check-kernels   the e2e suite on every supported kernel series
 #   make check-initramfs  sublk in a bare busybox initramfs (also in check)
 #   make size       stripped size of the binary
+#   make bench      fio against null_blk and kernel loop in the VM (tools/bench/README)
 #   make ARCH=arm64 ./sublk-arm64, cross-built (or CROSS_COMPILE=aarch64-linux-gnu-)
 #   make check-arm64     ./sublk-arm64 in the initramfs test on an arm64 VM
 #   make V=1        show the commands
@@ -133,8 +134,9 @@ check-arm64:
 vm-shell: sublk
 	tools/vm/run --console -- bash
 
+# make bench BENCH_ARGS="--quick" (or --rounds N, --out DIR: tools/bench/README)
 bench: sublk
-	$(Q)tools/bench/run
+	$(Q)tools/bench/run $(BENCH_ARGS)
 
 size: $(BIN)
 	$(Q)$(STRIP) -o $(BUILD)/$(BIN).stripped $(BIN)

@@ -15,8 +15,19 @@ FILENAME ~ /summary\.tsv$/ {
 	next
 }
 # syscalls.tsv: device workload method window_s requests syscalls
-# io_uring_enter daemon_cpu_us daemon_ctxsw ipis
+# io_uring_enter daemon_cpu_us daemon_ctxsw ipis placement.  Windows with
+# fio and the queue threads placed on CPUs go to the p* arrays, keyed by
+# placement too; the others (placement any) to the plain ones.
 FNR == 1 { next }
+$5 > 0 && $4 > 0 && ($3 == "tracefs" || $3 == "none") && NF >= 11 {
+	pl = $11
+	pw[$1, $2, pl] = 1
+	piops[$1, $2, pl] = $5 / $4
+	pipi[$1, $2, pl] = $10 / $5
+	pcpu[$1, $2, pl] = $8 / $5
+	if (pl != "any")
+		next
+}
 ($3 == "tracefs" || $3 == "none") && $5 > 0 && NF >= 10 { ipi[$1, $2] = $10 / $5 }
 $3 == "tracefs" && $5 > 0 {
 	sc[$1, $2] = 1
@@ -78,6 +89,46 @@ function busy(w, b, d, label,    t) {
 	printf ".\n"
 }
 
+# placed(d, w, label): the same window with the threads left to the
+# scheduler, on one CPU, and on two.
+function placed(d, w, label, b,    n, i, p, pl, bi) {
+	if (!((d, w, "same") in pw))
+		return
+	printf "- **%s, %s, where the threads run**:", label, w
+	n = split("any same cross", pl, " ")
+	for (i = 1; i <= n; i++) {
+		p = pl[i]
+		if (!((d, w, p) in pw))
+			continue
+		printf "%s %s %.1fk IOPS, %.2f IPIs and %.1f us of daemon CPU per request",
+			(i > 1 ? ";" : ""), p, piops[d, w, p] / 1000, pipi[d, w, p], pcpu[d, w, p]
+	}
+	printf " (any: the scheduler's choice; same: fio and the queue thread on one CPU; cross: on two)"
+	# The kernel device with fio on CPU 1 too, else its figure from the
+	# matrix (null_blk answers in fio's own context, wherever it runs).
+	bi = (b, w, "same") in pw ? piops[b, w, "same"] : get(w, b, "iops_median")
+	if (bi > 0)
+		printf ". %s does %.1fk IOPS %s: with both threads on one CPU the ratio would be %.2f instead of %.2f",
+			b, bi / 1000, ((b, w, "same") in pw ? "with fio on CPU 1" : "in the matrix"),
+			piops[d, w, "same"] / bi, get(w, d, "ratio_median")
+	printf ".\n"
+}
+
+# zero_copy(w): the zero copy loop against the copying one.
+function zero_copy(w,    z, c) {
+	z = "sublk-loop-nullb-zc"
+	c = "sublk-loop-nullb"
+	if (!have(w, z) || !have(w, c))
+		return
+	printf "- **sublk loop zero copy, %s**: %.1fk IOPS against %.1fk copying (kernel loop %.1fk)",
+		w, get(w, z, "iops_median") / 1000, get(w, c, "iops_median") / 1000,
+		get(w, "kloop-nullb", "iops_median") / 1000
+	if ((z, w) in sc && (c, w) in sc)
+		printf "; the daemon runs %.1f us per request against %.1f and makes %.2f syscalls per request against %.2f",
+			cpu[z, w], cpu[c, w], calls[z, w], calls[c, w]
+	printf ": a 4 KiB copy is a small part of a request's cost.\n"
+}
+
 END {
 	print "Under `-icount` a guest microsecond is a thousand executed instructions"
 	print "(both vCPUs together), so latency at depth 1 and 1/IOPS of a device kept"
@@ -100,6 +151,8 @@ END {
 					ipi["sublk-null-q1", "randread-4k-qd1"], ipi["sublk-null-q2", "randread-4k-qd1"]
 			printf ".\n"
 		}
+		placed("sublk-null-q1", "randread-4k-qd1", "sublk null, 1 queue", "nullb")
+		placed("sublk-null-q1", "randread-4k-qd32", "sublk null, 1 queue", "nullb")
 		if (have("randread-4k-qd32", "sublk-null-zc"))
 			printf "- Zero copy (null, 1 queue) does %.1fk IOPS at qd32 against %.1fk: the null target moves no data, so the copy mode is not where its cost lies.\n",
 				get("randread-4k-qd32", "sublk-null-zc", "iops_median") / 1000,
@@ -110,6 +163,10 @@ END {
 		depth1("randwrite-4k-qd1", "kloop-nullb", "sublk-loop-nullb", "sublk loop")
 		busy("randread-4k-qd32", "kloop-nullb", "sublk-loop-nullb", "sublk loop")
 		busy("randwrite-4k-qd128", "kloop-nullb", "sublk-loop-nullb", "sublk loop")
+		placed("sublk-loop-nullb", "randread-4k-qd1", "sublk loop", "kloop-nullb")
+		placed("sublk-loop-nullb", "randread-4k-qd32", "sublk loop", "kloop-nullb")
+		zero_copy("randread-4k-qd1")
+		zero_copy("randread-4k-qd32")
 		if (("sublk-null-q1", "randread-4k-qd1") in sc && ("sublk-loop-nullb", "randread-4k-qd1") in sc)
 			printf "- The loop daemon makes %.2f io_uring_enter per request at qd1 where the null daemon makes %.2f: the backing read is a second round trip through its ring; the kernel loop driver's never leaves the kernel.\n",
 				enters["sublk-loop-nullb", "randread-4k-qd1"], enters["sublk-null-q1", "randread-4k-qd1"]
