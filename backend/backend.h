@@ -5,8 +5,8 @@
  * Each backend file exports exactly one `const struct backend_ops` and keeps
  * the rest static.  A backend finishes a request either at once, by
  * returning its result from queue_io(), or later: queue_io() queues SQEs on
- * the queue's own ring (ublk_queue_get_sqe(), user_data from
- * ublk_tgt_user_data()) and returns BACKEND_QUEUED; io_done() then receives
+ * the ring of the thread serving the tag (ublk_queue_get_sqe(), which fills
+ * in user_data) and returns BACKEND_QUEUED; io_done() then receives
  * each of their CQEs and returns BACKEND_QUEUED while more are in flight,
  * or the request's result.
  *
@@ -66,8 +66,9 @@ struct backend_ops {
 	void (*close)(struct backend *b);
 	/*
 	 * Serve request @tag; @buf is its I/O buffer, or NULL in zero-copy
-	 * mode: the request's pages are then fixed buffer @tag on the queue
-	 * ring (IORING_OP_READ_FIXED / WRITE_FIXED, addr 0, buf_index tag).
+	 * mode: the request's pages are then a fixed buffer on the tag's ring
+	 * (IORING_OP_READ_FIXED / WRITE_FIXED, addr 0, buf_index
+	 * ublk_queue_buf_index()).
 	 * A backend that needs the data in memory leaves zero_copy unset.
 	 */
 	int (*queue_io)(struct backend *b, struct ublk_queue *q, unsigned tag,
@@ -91,40 +92,43 @@ const struct backend_ops *backend_find(const char *name);
 /* A space-separated list of backend names, for messages. */
 const char *backend_names(void);
 
-/* The fixed-file slot of b->fd on every queue ring (slot 0 is /dev/ublkcN). */
+/* The fixed-file slot of b->fd on every ring (slot 0 is /dev/ublkcN). */
 #define BACKEND_FIXED_FD	1
 
 /* ---- What a queue offers its backend ---- */
 
-/* A zeroed SQE on the queue's ring, or NULL if the ring is full. */
-struct io_uring_sqe *ublk_queue_get_sqe(struct ublk_queue *q);
+/*
+ * A zeroed SQE on the ring of the thread serving @tag, or NULL if that ring
+ * is full.  Its user_data is set: the CQE comes to io_done() with @op and
+ * @tgt_data (16 bits of the backend's own) in user_data.
+ */
+struct io_uring_sqe *ublk_queue_get_sqe(struct ublk_queue *q, unsigned tag,
+					unsigned op, unsigned tgt_data);
+/* Zero copy: the fixed-buffer index of request @tag's pages. */
+unsigned ublk_queue_buf_index(const struct ublk_queue *q, unsigned tag);
 /* The descriptor of the request @tag is serving (valid until its commit). */
 const struct ublksrv_io_desc *ublk_queue_iod(const struct ublk_queue *q,
 					     unsigned tag);
 
 /*
- * user_data of every SQE on a queue ring: bits 0-15 tag, 16-23 op,
- * 24-39 the backend's own value, bit 63 set for backend I/O.
+ * user_data of every SQE on a server ring: bits 0-15 tag, 16-23 op,
+ * 24-39 the backend's own value, 40-51 queue id, bit 63 set for backend I/O.
  */
 #define UBLK_USER_DATA_TGT	(1ULL << 63)
 
-static inline uint64_t ublk_user_data(unsigned tag, unsigned op,
+static inline uint64_t ublk_user_data(unsigned q_id, unsigned tag, unsigned op,
 				      unsigned tgt_data, int is_tgt)
 {
 	return (uint64_t)(tag & 0xffff) | (uint64_t)(op & 0xff) << 16 |
 	       (uint64_t)(tgt_data & 0xffff) << 24 |
+	       (uint64_t)(q_id & 0xfff) << 40 |
 	       (is_tgt ? UBLK_USER_DATA_TGT : 0);
-}
-
-static inline uint64_t ublk_tgt_user_data(unsigned tag, unsigned op,
-					  unsigned tgt_data)
-{
-	return ublk_user_data(tag, op, tgt_data, 1);
 }
 
 static inline unsigned user_data_tag(uint64_t ud) { return ud & 0xffff; }
 static inline unsigned user_data_op(uint64_t ud) { return (ud >> 16) & 0xff; }
 static inline unsigned user_data_tgt_data(uint64_t ud) { return (ud >> 24) & 0xffff; }
+static inline unsigned user_data_q(uint64_t ud) { return (ud >> 40) & 0xfff; }
 static inline int user_data_is_tgt(uint64_t ud) { return !!(ud & UBLK_USER_DATA_TGT); }
 
 #endif

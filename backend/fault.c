@@ -276,12 +276,11 @@ static int fault_queue_io(struct backend *b, struct ublk_queue *q,
 	if (!f->delay_ms)
 		return ret;
 
-	sqe = ublk_queue_get_sqe(q);
-	if (!sqe)
-		return ret;	/* the queue sizes its ring so this cannot be */
-	uring_prep_rw(sqe, IORING_OP_TIMEOUT, -1, &f->delay, 1, 0);
 	/* the backend's 16 bits of user_data carry an error for io_done */
-	sqe->user_data = ublk_tgt_user_data(tag, op, ret < 0 ? (unsigned)-ret : 0);
+	sqe = ublk_queue_get_sqe(q, tag, op, ret < 0 ? (unsigned)-ret : 0);
+	if (!sqe)
+		return ret;	/* rings are sized so that this cannot be */
+	uring_prep_rw(sqe, IORING_OP_TIMEOUT, -1, &f->delay, 1, 0);
 	return BACKEND_QUEUED;
 }
 

@@ -252,9 +252,9 @@ static int loop_queue_io(struct backend *b, struct ublk_queue *q, unsigned tag,
 	if (op == UBLK_IO_OP_DISCARD && lo->is_blkdev)
 		return loop_blkdev_discard(b, off, len);
 
-	sqe = ublk_queue_get_sqe(q);
+	sqe = ublk_queue_get_sqe(q, tag, op, 0);
 	if (!sqe)
-		return -EBUSY;	/* the queue sizes its ring so this cannot be */
+		return -EBUSY;	/* rings are sized so that this cannot be */
 
 	switch (op) {
 	case UBLK_IO_OP_READ:
@@ -264,11 +264,11 @@ static int loop_queue_io(struct backend *b, struct ublk_queue *q, unsigned tag,
 				      IORING_OP_WRITE, BACKEND_FIXED_FD, buf,
 				      (unsigned)len, off);
 		} else {
-			/* zero copy: the request's own pages, slot tag */
+			/* zero copy: the request's own pages, registered */
 			uring_prep_rw(sqe, op == UBLK_IO_OP_READ ?
 				      IORING_OP_READ_FIXED : IORING_OP_WRITE_FIXED,
 				      BACKEND_FIXED_FD, NULL, (unsigned)len, off);
-			sqe->buf_index = (uint16_t)tag;
+			sqe->buf_index = (uint16_t)ublk_queue_buf_index(q, tag);
 		}
 		if (op == UBLK_IO_OP_WRITE && (iod->op_flags & UBLK_IO_F_FUA))
 			sqe->rw_flags = SUBLK_RWF_DSYNC;
@@ -290,7 +290,6 @@ static int loop_queue_io(struct backend *b, struct ublk_queue *q, unsigned tag,
 		break;
 	}
 	sqe->flags |= IOSQE_FIXED_FILE;
-	sqe->user_data = ublk_tgt_user_data(tag, op, 0);
 	return BACKEND_QUEUED;
 }
 
@@ -317,7 +316,7 @@ static int loop_io_done(struct backend *b, struct ublk_queue *q, unsigned tag,
 		    ((struct loop *)b->priv)->is_blkdev)
 			return res < 0 ? res : 0;
 		iod = ublk_queue_iod(q, tag);
-		sqe = ublk_queue_get_sqe(q);
+		sqe = ublk_queue_get_sqe(q, tag, UBLK_IO_OP_WRITE_ZEROES, 1);
 		if (!sqe || !iod)
 			return res;
 		uring_prep_fallocate(sqe, BACKEND_FIXED_FD,
@@ -325,7 +324,6 @@ static int loop_io_done(struct backend *b, struct ublk_queue *q, unsigned tag,
 				     iod->start_sector << 9,
 				     (uint64_t)iod->nr_sectors << 9);
 		sqe->flags |= IOSQE_FIXED_FILE;
-		sqe->user_data = ublk_tgt_user_data(tag, UBLK_IO_OP_WRITE_ZEROES, 1);
 		return BACKEND_QUEUED;
 	default:
 		return res < 0 ? res : 0;

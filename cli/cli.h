@@ -16,6 +16,8 @@ struct add_opts {
 	struct backend_conf conf;
 	int dev_id;			/* -1: the kernel picks */
 	unsigned nr_queues;
+	unsigned nr_threads;		/* --nthreads; 0: one per queue */
+	int per_io;			/* --per_io_tasks */
 	unsigned depth;
 	unsigned max_io_buf_bytes;
 	uint64_t flags;			/* UBLK_F_* asked for */

@@ -101,7 +101,7 @@ static int daemon_serve(struct ublk_dev *d, int sfd)
 
 	int timeout = -1, ret;
 
-	while (ublk_dev_queues_alive(d)) {
+	while (ublk_dev_threads_alive(d)) {
 		ret = poll(pfd, 2, timeout);
 		if (ret < 0) {
 			if (errno == EINTR)
@@ -132,7 +132,7 @@ static int daemon_serve(struct ublk_dev *d, int sfd)
 		if (told || (ret == 0 && timeout >= 0)) {
 			stopping = 1;
 			ublk_ctrl_stop_dev(d->ctrl, d->info.dev_id);
-		} else if (ublk_dev_queues_alive(d) < (int)d->info.nr_hw_queues) {
+		} else if (ublk_dev_threads_alive(d) < (int)d->nr_threads) {
 			timeout = QUEUE_END_GRACE_MS;
 		}
 	}
@@ -220,6 +220,8 @@ int daemon_run(struct add_opts *o, struct backend *b, int status_fd)
 	status_send(status_fd, "id %u", d.info.dev_id);
 	ublk_test_die_point("after_add");
 	d.no_commit = getenv("SUBLK_TEST_NO_COMMIT") != NULL;
+	d.nr_threads = o->nr_threads;
+	d.per_io = o->per_io;
 	if (o->trace) {
 		d.trace_fd = open_trace_marker();
 		if (d.trace_fd < 0)

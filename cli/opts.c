@@ -68,6 +68,8 @@ enum {
 	OPT_TRACE,
 	OPT_USERCOPY,
 	OPT_UNPRIV,
+	OPT_NTHREADS,
+	OPT_PER_IO,
 };
 
 static const struct option add_longopts[] = {
@@ -93,6 +95,9 @@ static const struct option add_longopts[] = {
 	{ "usercopy",			0, NULL, OPT_USERCOPY },
 	{ "unprivileged",		0, NULL, OPT_UNPRIV },
 	{ "zerocopy",			0, NULL, 'z' },
+	{ "batch-io",			0, NULL, 'b' },
+	{ "nthreads",			1, NULL, OPT_NTHREADS },
+	{ "per_io_tasks",		0, NULL, OPT_PER_IO },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -151,6 +156,21 @@ static int opts_check(struct add_opts *o, char *err, size_t errlen)
 	if ((o->flags & (UBLK_F_USER_RECOVERY_REISSUE | UBLK_F_USER_RECOVERY_FAIL_IO)) &&
 	    !(o->flags & UBLK_F_USER_RECOVERY))
 		return opt_err("add: -i and -e need user recovery (-r 1)");
+	if ((o->flags & UBLK_F_BATCH_IO) && (o->flags & UBLK_F_NEED_GET_DATA))
+		return opt_err("add: -b (batch I/O) has no get-data step: drop -g 1");
+	if ((o->flags & UBLK_F_BATCH_IO) && o->per_io)
+		return opt_err("add: -b (batch I/O) serves each queue from one thread: drop --per_io_tasks");
+	if (o->per_io) {
+		if (!o->nr_threads)
+			o->nr_threads = o->nr_queues;
+		if (o->nr_threads > o->nr_queues * o->depth)
+			return opt_err("add: --nthreads %u is more than the %u tags there are to serve",
+				       o->nr_threads, o->nr_queues * o->depth);
+		o->flags |= UBLK_F_PER_IO_DAEMON;
+	} else if (o->nr_threads && o->nr_threads != o->nr_queues) {
+		return opt_err("add: --nthreads %u differs from the %u queues: threads that share queues need --per_io_tasks",
+			       o->nr_threads, o->nr_queues);
+	}
 	return 0;
 }
 
@@ -173,7 +193,7 @@ int opts_parse_add(int argc, char **argv, struct add_opts *o,
 
 	optind = 0;	/* full reset, for glibc and musl alike */
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":t:n:q:d:u:g:r:i:e:s:f:vz",
+	while ((c = getopt_long(argc, argv, ":t:n:q:d:u:g:r:i:e:s:f:vzb",
 				add_longopts, NULL)) != -1) {
 		switch (c) {
 		case 't':
@@ -267,8 +287,20 @@ int opts_parse_add(int argc, char **argv, struct add_opts *o,
 		case 'z':
 			o->flags |= UBLK_F_SUPPORT_ZERO_COPY;
 			break;
+		case 'b':
+			o->flags |= UBLK_F_BATCH_IO;
+			break;
 		case OPT_TRACE:
 			o->trace = 1;
+			break;
+		case OPT_NTHREADS:
+			if (opts_parse_uint(optarg, UBLK_MAX_QUEUE_DEPTH, &v) < 0 || v == 0)
+				return opt_err("add: bad thread count '%s' (1..%d)",
+					       optarg, UBLK_MAX_QUEUE_DEPTH);
+			o->nr_threads = (unsigned)v;
+			break;
+		case OPT_PER_IO:
+			o->per_io = 1;
 			break;
 		case OPT_FAULT:
 			o->conf.fault = optarg;

@@ -101,14 +101,14 @@ int rundir_save(const struct add_opts *o, unsigned id, pid_t pid,
 	n += snprintf(text + n, sizeof(text) - n,
 		      "pid %d\ntype %s\nqueues %u\ndepth %u\nmax_io_buf_bytes %u\n"
 		      "flags 0x%llx\nsize %llu\nmax_size %llu\nlbs_shift %u\n"
-		      "buffered_io %d\n",
+		      "buffered_io %d\nthreads %u\nper_io %d\n",
 		      (int)pid, b->conf.type, d->info.nr_hw_queues,
 		      d->info.queue_depth, d->info.max_io_buf_bytes,
 		      (unsigned long long)o->flags,
 		      (unsigned long long)b->size,
 		      (unsigned long long)(b->max_size ? b->max_size : b->size),
 		      b->conf.lbs_shift,
-		      b->conf.buffered_io);
+		      b->conf.buffered_io, o->nr_threads, o->per_io);
 	if (b->conf.file)
 		n += snprintf(text + n, sizeof(text) - n, "file %s\n", b->conf.file);
 	if (b->conf.fault)
@@ -116,7 +116,7 @@ int rundir_save(const struct add_opts *o, unsigned id, pid_t pid,
 	for (i = 0; i < d->info.nr_hw_queues && n < sizeof(text); i++) {
 		cpus_str(&d->queues[i].cpus, cpus, sizeof(cpus));
 		n += snprintf(text + n, sizeof(text) - n, "queue %u %d %s\n", i,
-			      (int)d->queues[i].tid, cpus);
+			      (int)ublk_dev_queue_tid(d, i), cpus);
 	}
 	if (n < sizeof(text))
 		n += snprintf(text + n, sizeof(text) - n,
@@ -202,6 +202,8 @@ int rundir_load_opts(unsigned id, struct add_opts *o)
 	o->conf.size = rundir_num(id, "size", &ret);
 	o->conf.lbs_shift = (unsigned)rundir_num(id, "lbs_shift", &ret);
 	o->conf.buffered_io = (int)rundir_num(id, "buffered_io", &ret);
+	o->nr_threads = (unsigned)rundir_num(id, "threads", &ret);
+	o->per_io = (int)rundir_num(id, "per_io", &ret);
 	if (rundir_get(id, "file", o->file_buf, sizeof(o->file_buf)) == 0)
 		o->conf.file = o->file_buf;
 	if (rundir_get(id, "fault", o->fault_buf, sizeof(o->fault_buf)) == 0)

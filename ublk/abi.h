@@ -60,6 +60,35 @@ struct ublksrv_io_cmd {
 
 #define UBLK_IO_IOWR(nr)	_IOWR('u', (nr), struct ublksrv_io_cmd)
 
+/*
+ * Batch I/O (UBLK_F_BATCH_IO, Linux 7.0): per-queue commands instead of
+ * one per tag, always ioctl-encoded, with struct ublk_batch_io (16 bytes,
+ * as struct ublksrv_io_cmd) in the SQE's command area.
+ */
+#define UBLK_IO_PREP_IO_CMDS		0x25	/* arm tags once: their buffers */
+#define UBLK_IO_COMMIT_IO_CMDS		0x26	/* results; re-arms the tags */
+#define UBLK_IO_FETCH_IO_CMDS		0x27	/* multishot: tags of new requests */
+
+struct ublk_batch_io {
+	uint16_t q_id;
+	uint16_t flags;		/* UBLK_BATCH_F_* */
+	uint16_t nr_elem;
+	uint8_t elem_bytes;
+	uint8_t reserved;
+	uint64_t reserved2;
+};
+
+#define UBLK_BATCH_F_HAS_ZONE_LBA		(1U << 0)
+#define UBLK_BATCH_F_HAS_BUF_ADDR		(1U << 1)
+#define UBLK_BATCH_F_AUTO_BUF_REG_FALLBACK	(1U << 2)
+
+/* An element of PREP and COMMIT; buf_addr follows with HAS_BUF_ADDR. */
+struct ublk_elem_header {
+	uint16_t tag;
+	uint16_t buf_index;	/* AUTO_BUF_REG: the buffer-table slot */
+	int32_t result;		/* COMMIT */
+};
+
 /* Completion results of FETCH / COMMIT_AND_FETCH */
 #define UBLK_IO_RES_OK			0
 #define UBLK_IO_RES_NEED_GET_DATA	1

@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <signal.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 
 #include "ublk.h"
 
@@ -149,12 +150,12 @@ static int dev_open_cdev(struct ublk_dev *d)
 	return fd;
 }
 
-static int queue_state(const struct ublk_queue *q)
+static int thread_state(const struct ublk_thread *t)
 {
-	return __atomic_load_n(&q->state, __ATOMIC_ACQUIRE);
+	return __atomic_load_n(&t->state, __ATOMIC_ACQUIRE);
 }
 
-/* Wait until every started queue has left UBLK_QUEUE_STARTING. */
+/* Wait until every started thread has left UBLK_THREAD_STARTING. */
 static void dev_wait_setup(struct ublk_dev *d)
 {
 	struct pollfd pfd = { .fd = d->event_fd, .events = POLLIN };
@@ -162,10 +163,10 @@ static void dev_wait_setup(struct ublk_dev *d)
 	unsigned i;
 
 	for (;;) {
-		for (i = 0; i < d->queues_started; i++)
-			if (queue_state(&d->queues[i]) == UBLK_QUEUE_STARTING)
+		for (i = 0; i < d->threads_started; i++)
+			if (thread_state(&d->threads[i]) == UBLK_THREAD_STARTING)
 				break;
-		if (i == d->queues_started)
+		if (i == d->threads_started)
 			return;
 		if (poll(&pfd, 1, -1) > 0 &&
 		    read(d->event_fd, &cnt, sizeof(cnt)) < 0 && errno != EAGAIN)
@@ -173,11 +174,118 @@ static void dev_wait_setup(struct ublk_dev *d)
 	}
 }
 
+static size_t page_round(size_t n)
+{
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+
+	return (n + pg - 1) & ~(pg - 1);
+}
+
+/* Map queue @i's descriptors, give it buffers and tag state. */
+static int dev_map_queue(struct ublk_dev *d, unsigned i)
+{
+	struct ublk_queue *q = &d->queues[i];
+	size_t desc_off;
+	unsigned tag;
+
+	q->dev = d;
+	q->backend = d->backend;
+	q->q_id = i;
+	q->depth = d->info.queue_depth;
+	q->no_commit = d->no_commit;
+	q->trace_fd = d->trace_fd;
+	if (d->info.flags & UBLK_F_USER_COPY)
+		q->mode |= UBLK_QMODE_USER_COPY;
+	if (d->info.flags & UBLK_F_SUPPORT_ZERO_COPY)
+		q->mode |= UBLK_QMODE_ZERO_COPY;
+	if (d->info.flags & UBLK_F_AUTO_BUF_REG)
+		q->mode |= UBLK_QMODE_ZERO_COPY | UBLK_QMODE_AUTO_REG;
+	if (d->info.flags & UBLK_F_BATCH_IO)
+		q->mode |= UBLK_QMODE_BATCH;
+	if (ublk_ctrl_get_affinity(d->ctrl, d->info.dev_id, i, &q->cpus) < 0)
+		CPU_ZERO(&q->cpus);
+
+	desc_off = (size_t)i *
+		page_round(UBLK_MAX_QUEUE_DEPTH * sizeof(struct ublksrv_io_desc));
+	q->descs_sz = page_round(q->depth * sizeof(struct ublksrv_io_desc));
+	q->descs = mmap(NULL, q->descs_sz, PROT_READ, MAP_SHARED | MAP_POPULATE,
+			d->cdev_fd, (off_t)desc_off);
+	if (q->descs == MAP_FAILED) {
+		q->descs = NULL;
+		return -errno;
+	}
+	/* page-aligned per-tag buffers; zero copy needs none */
+	if (!(q->mode & UBLK_QMODE_ZERO_COPY)) {
+		q->bufs_sz = (size_t)q->depth * d->info.max_io_buf_bytes;
+		q->bufs = mmap(NULL, q->bufs_sz, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (q->bufs == MAP_FAILED) {
+			q->bufs = NULL;
+			return -errno;
+		}
+	}
+	q->ios = calloc(q->depth, sizeof(*q->ios));
+	if (!q->ios)
+		return -ENOMEM;
+	for (tag = 0; tag < q->depth; tag++)
+		if (q->bufs)
+			q->ios[tag].buf = (char *)q->bufs +
+					  (size_t)tag * d->info.max_io_buf_bytes;
+	return 0;
+}
+
+static void dev_unmap_queues(struct ublk_dev *d)
+{
+	unsigned i;
+
+	for (i = 0; d->queues && i < d->info.nr_hw_queues; i++) {
+		struct ublk_queue *q = &d->queues[i];
+
+		if (q->descs)
+			munmap((void *)q->descs, q->descs_sz);
+		if (q->bufs)
+			munmap(q->bufs, q->bufs_sz);
+		free(q->ios);
+	}
+	free(d->queues);
+	d->queues = NULL;
+	free(d->threads);
+	d->threads = NULL;
+}
+
+/*
+ * Deal the tags out: thread i serves queue i, or with per-I/O threads tag
+ * k of queue q goes to thread (q * depth + k) mod nr_threads, so that
+ * neighbouring tags, which the kernel hands out together, land on
+ * different threads.
+ */
+static void dev_assign_tags(struct ublk_dev *d)
+{
+	unsigned i, tag;
+
+	for (i = 0; i < d->info.nr_hw_queues; i++) {
+		struct ublk_queue *q = &d->queues[i];
+
+		for (tag = 0; tag < q->depth; tag++) {
+			unsigned n = d->per_io ? (i * q->depth + tag) % d->nr_threads : i;
+			struct ublk_thread *t = &d->threads[n];
+
+			q->ios[tag].t = t;
+			q->ios[tag].buf_index = t->nr_ios++;
+		}
+	}
+	if (!d->per_io)
+		for (i = 0; i < d->nr_threads; i++)
+			d->threads[i].cpus = d->queues[i].cpus;
+}
+
 int ublk_dev_start_queues(struct ublk_dev *d)
 {
 	unsigned nr = d->info.nr_hw_queues, i;
 	int ret;
 
+	if (!d->nr_threads || !d->per_io)
+		d->nr_threads = nr;
 	ret = dev_open_cdev(d);
 	if (ret < 0)
 		return ret;
@@ -189,41 +297,38 @@ int ublk_dev_start_queues(struct ublk_dev *d)
 		return ret;
 	}
 	d->queues = calloc(nr, sizeof(*d->queues));
-	if (!d->queues) {
+	d->threads = calloc(d->nr_threads, sizeof(*d->threads));
+	if (!d->queues || !d->threads) {
 		dev_err(d, "out of memory");
 		return -ENOMEM;
 	}
-
 	for (i = 0; i < nr; i++) {
-		struct ublk_queue *q = &d->queues[i];
-
-		q->dev = d;
-		q->backend = d->backend;
-		q->q_id = i;
-		q->depth = d->info.queue_depth;
-		q->no_commit = d->no_commit;
-		if (d->info.flags & UBLK_F_USER_COPY)
-			q->mode |= UBLK_QMODE_USER_COPY;
-		if (d->info.flags & UBLK_F_SUPPORT_ZERO_COPY)
-			q->mode |= UBLK_QMODE_ZERO_COPY;
-		if (d->info.flags & UBLK_F_AUTO_BUF_REG)
-			q->mode |= UBLK_QMODE_ZERO_COPY | UBLK_QMODE_AUTO_REG;
-		q->trace_fd = d->trace_fd;
-		if (ublk_ctrl_get_affinity(d->ctrl, d->info.dev_id, i, &q->cpus) < 0)
-			CPU_ZERO(&q->cpus);
-		ret = ublk_queue_start(q);
+		ret = dev_map_queue(d, i);
 		if (ret < 0) {
-			dev_err(d, "cannot start queue %u: %s", i, strerror(-ret));
+			dev_err(d, "queue %u: cannot map it: %s", i, strerror(-ret));
 			return ret;
 		}
-		d->queues_started++;
+	}
+	dev_assign_tags(d);
+
+	for (i = 0; i < d->nr_threads; i++) {
+		struct ublk_thread *t = &d->threads[i];
+
+		t->dev = d;
+		t->idx = i;
+		ret = ublk_thread_start(t);
+		if (ret < 0) {
+			dev_err(d, "cannot start thread %u: %s", i, strerror(-ret));
+			return ret;
+		}
+		d->threads_started++;
 	}
 
 	dev_wait_setup(d);
-	for (i = 0; i < nr; i++) {
-		if (d->queues[i].setup_ret < 0) {
-			ret = d->queues[i].setup_ret;
-			dev_err(d, "queue %u setup failed: %s", i, strerror(-ret));
+	for (i = 0; i < d->nr_threads; i++) {
+		if (d->threads[i].setup_ret < 0) {
+			ret = d->threads[i].setup_ret;
+			dev_err(d, "thread %u setup failed: %s", i, strerror(-ret));
 			return ret;
 		}
 	}
@@ -276,60 +381,84 @@ static void dump_tag(const struct ublk_queue *q, unsigned tag, int fd)
 		dprintf(fd, "  tag %u: aborted (queue stopping)\n", tag);
 		return;
 	}
-	dprintf(fd, "  tag %u: %s: op %s sector %llu len %u\n", tag,
+	dprintf(fd, "  tag %u: %s: op %s sector %llu len %u (thread %d)\n", tag,
 		inflight ? "backend I/O in flight" : "being served by the backend",
 		op_names[op], (unsigned long long)iod->start_sector,
-		iod->nr_sectors << 9);
+		iod->nr_sectors << 9, (int)io->t->tid);
+}
+
+static uint64_t stat_load(const uint64_t *v)
+{
+	return __atomic_load_n(v, __ATOMIC_RELAXED);
 }
 
 void ublk_dev_dump(const struct ublk_dev *d, int fd)
 {
 	unsigned i, t, op;
 
-	dprintf(fd, "dev %u pid %d queues %u depth %u\n", d->info.dev_id,
-		(int)getpid(), d->info.nr_hw_queues, d->info.queue_depth);
-	for (i = 0; i < d->queues_started; i++) {
-		const struct ublk_queue *q = &d->queues[i];
+	dprintf(fd, "dev %u pid %d queues %u depth %u threads %u%s\n",
+		d->info.dev_id, (int)getpid(), d->info.nr_hw_queues,
+		d->info.queue_depth, d->threads_started,
+		d->per_io ? " (per-I/O)" : "");
+	for (i = 0; i < d->threads_started; i++) {
+		const struct ublk_thread *th = &d->threads[i];
 
-		if (__atomic_load_n(&q->state, __ATOMIC_ACQUIRE) != UBLK_QUEUE_RUNNING) {
-			dprintf(fd, "queue %u: not running\n", i);
+		if (thread_state(th) != UBLK_THREAD_RUNNING) {
+			dprintf(fd, "thread %u: not running\n", i);
 			continue;
 		}
-		dprintf(fd, "queue %u tid %d: commands in kernel %u, backend I/O in flight %u\n",
-			i, (int)q->tid, q->cmd_inflight, q->tgt_inflight);
-		dprintf(fd, "  requests:");
+		dprintf(fd, "thread %u tid %d: %u tags, served %llu, commands in kernel %u, backend I/O in flight %u\n",
+			i, (int)th->tid, th->nr_ios,
+			(unsigned long long)__atomic_load_n(&th->served, __ATOMIC_RELAXED),
+			__atomic_load_n(&th->cmd_inflight, __ATOMIC_RELAXED),
+			__atomic_load_n(&th->tgt_inflight, __ATOMIC_RELAXED));
+	}
+	for (i = 0; d->queues && i < d->info.nr_hw_queues; i++) {
+		const struct ublk_queue *q = &d->queues[i];
+
+		if (!q->ios)
+			continue;
+		dprintf(fd, "queue %u:\n  requests:", i);
 		for (op = 0; op < 6; op++)
 			dprintf(fd, " %s %llu", op_names[op],
-				(unsigned long long)q->stats.reqs[op]);
+				(unsigned long long)stat_load(&q->stats.reqs[op]));
 		dprintf(fd, "\n  errors:");
 		for (op = 0; op < 6; op++)
 			dprintf(fd, " %s %llu", op_names[op],
-				(unsigned long long)q->stats.errors[op]);
-		dprintf(fd, "\n  bytes %llu\n", (unsigned long long)q->stats.bytes);
-		for (t = 0; t < q->depth && q->ios; t++)
+				(unsigned long long)stat_load(&q->stats.errors[op]));
+		dprintf(fd, "\n  bytes %llu\n",
+			(unsigned long long)stat_load(&q->stats.bytes));
+		for (t = 0; t < q->depth; t++)
 			dump_tag(q, t, fd);
 	}
 }
 
-int ublk_dev_queues_alive(const struct ublk_dev *d)
+int ublk_dev_threads_alive(const struct ublk_dev *d)
 {
 	unsigned i, n = 0;
 
-	for (i = 0; i < d->queues_started; i++)
-		if (queue_state(&d->queues[i]) != UBLK_QUEUE_EXITED)
+	for (i = 0; i < d->threads_started; i++)
+		if (thread_state(&d->threads[i]) != UBLK_THREAD_EXITED)
 			n++;
 	return (int)n;
+}
+
+pid_t ublk_dev_queue_tid(const struct ublk_dev *d, unsigned q)
+{
+	if (!d->queues || q >= d->info.nr_hw_queues || !d->queues[q].ios ||
+	    !d->queues[q].ios[0].t)
+		return -1;
+	return d->queues[q].ios[0].t->tid;
 }
 
 void ublk_dev_join_queues(struct ublk_dev *d)
 {
 	unsigned i;
 
-	for (i = 0; i < d->queues_started; i++)
-		pthread_join(d->queues[i].thread, NULL);
-	d->queues_started = 0;
-	free(d->queues);
-	d->queues = NULL;
+	for (i = 0; i < d->threads_started; i++)
+		pthread_join(d->threads[i].thread, NULL);
+	d->threads_started = 0;
+	dev_unmap_queues(d);
 	if (d->cdev_fd >= 0)
 		close(d->cdev_fd);
 	d->cdev_fd = -1;
@@ -342,8 +471,8 @@ void ublk_dev_destroy(struct ublk_dev *d)
 {
 	int ret;
 
-	/* STOP_DEV aborts every outstanding fetch: the queue threads end. */
-	if (d->queues_started)
+	/* STOP_DEV aborts every outstanding fetch: the threads end. */
+	if (d->threads_started)
 		ublk_ctrl_stop_dev(d->ctrl, d->info.dev_id);
 	ublk_dev_join_queues(d);
 	ret = ublk_ctrl_del_dev(d->ctrl, d->info.dev_id);

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
- * The per-queue I/O loop: one thread and one ring per queue.
+ * The I/O loop: each thread has one ring and serves a set of (queue, tag)
+ * pairs: by default all the tags of one queue, with per-I/O threads
+ * (PER_IO_DAEMON) a share of every queue's tags.
  *
  * Every tag always has exactly one command outstanding in the kernel,
  * except while its request is being served: FETCH_REQ at start, then
@@ -19,16 +21,7 @@
 #include <sys/mman.h>
 #include <sys/syscall.h>
 
-#include "ublk.h"
-
-#define CDEV_FIXED_FD	0	/* /dev/ublkcN is fixed file 0 on the ring */
-
-static size_t page_round(size_t n)
-{
-	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
-
-	return (n + pg - 1) & ~(pg - 1);
-}
+#include "internal.h"
 
 /*
  * One line per request event into ftrace's trace_marker, so sublk's view
@@ -60,13 +53,25 @@ static uint32_t io_cmd_op(const struct ublk_queue *q, unsigned nr)
 	return UBLK_IO_IOWR(nr);
 }
 
-struct io_uring_sqe *ublk_queue_get_sqe(struct ublk_queue *q)
-{
-	struct io_uring_sqe *sqe = uring_get_sqe(&q->ring);
+#define STAT_ADD(field, n) __atomic_fetch_add(&(field), (n), __ATOMIC_RELAXED)
 
-	if (sqe)
-		q->tgt_inflight++;
+struct io_uring_sqe *ublk_queue_get_sqe(struct ublk_queue *q, unsigned tag,
+					unsigned op, unsigned tgt_data)
+{
+	struct ublk_thread *t = q->ios[tag].t;
+	struct io_uring_sqe *sqe = uring_get_sqe(&t->ring);
+
+	if (!sqe)
+		return NULL;
+	t->tgt_inflight++;
+	q->ios[tag].tgt_inflight++;
+	sqe->user_data = ublk_user_data(q->q_id, tag, op, tgt_data, 1);
 	return sqe;
+}
+
+unsigned ublk_queue_buf_index(const struct ublk_queue *q, unsigned tag)
+{
+	return q->ios[tag].buf_index;
 }
 
 const struct ublksrv_io_desc *ublk_queue_iod(const struct ublk_queue *q,
@@ -87,10 +92,12 @@ static uint64_t io_cmd_addr(const struct ublk_queue *q, unsigned tag)
 static struct io_uring_sqe *queue_io_cmd(struct ublk_queue *q, unsigned tag,
 					 unsigned nr, int result)
 {
+	struct ublk_io *io = &q->ios[tag];
+	struct ublk_thread *t = io->t;
 	struct io_uring_sqe *sqe;
 	struct ublksrv_io_cmd *cmd;
 
-	sqe = uring_get_sqe(&q->ring);
+	sqe = uring_get_sqe(&t->ring);
 	if (!sqe) {
 		log_err("queue %u: no SQE for tag %u", q->q_id, tag);
 		return NULL;
@@ -100,20 +107,21 @@ static struct io_uring_sqe *queue_io_cmd(struct ublk_queue *q, unsigned tag,
 	cmd->q_id = (uint16_t)q->q_id;
 	cmd->tag = (uint16_t)tag;
 	cmd->result = result;
-	sqe->user_data = ublk_user_data(tag, nr, 0, 0);
+	sqe->user_data = ublk_user_data(q->q_id, tag, nr, 0, 0);
 	if (nr == UBLK_IO_REGISTER_IO_BUF || nr == UBLK_IO_UNREGISTER_IO_BUF) {
-		cmd->addr = tag;	/* the buffer-table slot: one per tag */
+		cmd->addr = io->buf_index;	/* its slot in the buffer table */
 		/* an unregister posts no CQE on success: only a register counts */
 		if (nr == UBLK_IO_REGISTER_IO_BUF)
-			q->aux_inflight++;
+			t->aux_inflight++;
 		return sqe;
 	}
 	cmd->addr = io_cmd_addr(q, tag);
-	/* auto registration: the kernel puts the next request's buffer in slot tag */
+	/* auto registration: the kernel puts the next request's buffer there */
 	if (q->mode & UBLK_QMODE_AUTO_REG)
-		sqe->addr = tag | (uint64_t)UBLK_AUTO_BUF_REG_FALLBACK << 16;
-	q->ios[tag].flags = UBLK_IO_IN_KERNEL;
-	q->cmd_inflight++;
+		sqe->addr = io->buf_index |
+			    (uint64_t)UBLK_AUTO_BUF_REG_FALLBACK << 16;
+	io->flags = UBLK_IO_IN_KERNEL;
+	t->cmd_inflight++;
 	return sqe;
 }
 
@@ -154,9 +162,9 @@ static void queue_commit(struct ublk_queue *q, unsigned tag, int result)
 			result = n < 0 ? -errno : -EIO;
 	}
 	if (result < 0)
-		q->stats.errors[op & 7]++;
+		STAT_ADD(q->stats.errors[op & 7], 1);
 	else if (has_data(op))
-		q->stats.bytes += (unsigned)result;
+		STAT_ADD(q->stats.bytes, (unsigned)result);
 	if (q->no_commit)
 		return;
 	/* a buffer we registered must go before the request can complete */
@@ -165,7 +173,10 @@ static void queue_commit(struct ublk_queue *q, unsigned tag, int result)
 		if (sqe)
 			sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
 	}
-	queue_io_cmd(q, tag, UBLK_IO_COMMIT_AND_FETCH_REQ, result);
+	if (q->mode & UBLK_QMODE_BATCH)
+		batch_commit(io->t, q, tag, result);
+	else
+		queue_io_cmd(q, tag, UBLK_IO_COMMIT_AND_FETCH_REQ, result);
 }
 
 /* Hand request @tag to the backend, its data reachable. */
@@ -178,19 +189,17 @@ static void queue_serve_backend(struct ublk_queue *q, unsigned tag)
 	int ret;
 
 	io->flags = (io->flags & UBLK_IO_BUF_REGISTERED) | UBLK_IO_IN_BACKEND;
-	before = q->tgt_inflight;
+	before = io->tgt_inflight;
 	ret = b->ops->queue_io(b, q, tag, iod,
 			       (q->mode & UBLK_QMODE_ZERO_COPY) ? NULL : io->buf);
-	io->tgt_inflight += q->tgt_inflight - before;
-	if (q->tgt_inflight != before)
+	if (io->tgt_inflight != before)
 		TRACE(q, "sublk: dev %u q %u tag %u backend issue %u sqe\n",
-		      q->dev->info.dev_id, q->q_id, tag, q->tgt_inflight - before);
+		      q->dev->info.dev_id, q->q_id, tag, io->tgt_inflight - before);
 	if (ret != BACKEND_QUEUED)
 		queue_commit(q, tag, ret);
 }
 
-/* A request arrived for @tag: make its data reachable, then serve it. */
-static void queue_serve(struct ublk_queue *q, unsigned tag)
+void queue_serve(struct ublk_queue *q, unsigned tag)
 {
 	const struct ublksrv_io_desc *iod = &q->descs[tag];
 	struct ublk_io *io = &q->ios[tag];
@@ -204,7 +213,8 @@ static void queue_serve(struct ublk_queue *q, unsigned tag)
 	TRACE(q, "sublk: dev %u q %u tag %u fetch op %u sector %llu len %u\n",
 	      q->dev->info.dev_id, q->q_id, tag, op,
 	      (unsigned long long)iod->start_sector, len);
-	q->stats.reqs[op & 7]++;
+	STAT_ADD(q->stats.reqs[op & 7], 1);
+	STAT_ADD(io->t->served, 1);
 	io->flags = UBLK_IO_IN_BACKEND;
 
 	if ((q->mode & UBLK_QMODE_USER_COPY) && op == UBLK_IO_OP_WRITE) {
@@ -229,19 +239,29 @@ static void queue_serve(struct ublk_queue *q, unsigned tag)
 	queue_serve_backend(q, tag);
 }
 
-static void queue_handle_cqe(struct ublk_queue *q, uint64_t ud, int res,
-			     const struct io_uring_cqe *cqe)
+static void thread_handle_cqe(struct ublk_thread *t, uint64_t ud, int res,
+			      const struct io_uring_cqe *cqe)
 {
-	unsigned tag = user_data_tag(ud), op = user_data_op(ud);
-	struct backend *b = q->backend;
+	unsigned q_id = user_data_q(ud), tag = user_data_tag(ud);
+	unsigned op = user_data_op(ud);
+	struct ublk_queue *q;
+	struct backend *b;
 	int ret;
 
-	if (tag >= q->depth) {
-		log_err("queue %u: CQE for bad tag %u", q->q_id, tag);
+	if (!user_data_is_tgt(ud) && batch_is_cmd(op)) {
+		batch_handle_cqe(t, cqe);
 		return;
 	}
+	if (q_id >= t->dev->info.nr_hw_queues ||
+	    tag >= t->dev->queues[q_id].depth ||
+	    t->dev->queues[q_id].ios[tag].t != t) {
+		log_err("thread %u: CQE for bad queue %u tag %u", t->idx, q_id, tag);
+		return;
+	}
+	q = &t->dev->queues[q_id];
+	b = q->backend;
 	if (user_data_is_tgt(ud)) {
-		q->tgt_inflight--;
+		t->tgt_inflight--;
 		q->ios[tag].tgt_inflight--;
 		TRACE(q, "sublk: dev %u q %u tag %u backend done res %d\n",
 		      q->dev->info.dev_id, q->q_id, tag, res);
@@ -253,7 +273,7 @@ static void queue_handle_cqe(struct ublk_queue *q, uint64_t ud, int res,
 		return;
 	}
 	if (op == UBLK_IO_REGISTER_IO_BUF) {
-		q->aux_inflight--;
+		t->aux_inflight--;
 		if (res < 0) {
 			log_err("queue %u tag %u: REGISTER_IO_BUF: %s", q->q_id,
 				tag, strerror(-res));
@@ -271,7 +291,7 @@ static void queue_handle_cqe(struct ublk_queue *q, uint64_t ud, int res,
 		return;
 	}
 
-	q->cmd_inflight--;
+	t->cmd_inflight--;
 	if (res == UBLK_IO_RES_OK) {
 		queue_serve(q, tag);
 	} else if (res == UBLK_IO_RES_NEED_GET_DATA) {
@@ -286,134 +306,108 @@ static void queue_handle_cqe(struct ublk_queue *q, uint64_t ud, int res,
 	}
 }
 
-static void queue_reap(struct ublk_queue *q)
+static void thread_reap(struct ublk_thread *t)
 {
 	struct io_uring_cqe *cqe;
 	unsigned head, n = 0;
 
-	uring_for_each_cqe(&q->ring, head, cqe) {
-		queue_handle_cqe(q, cqe->user_data, cqe->res, cqe);
+	uring_for_each_cqe(&t->ring, head, cqe) {
+		thread_handle_cqe(t, cqe->user_data, cqe->res, cqe);
 		n++;
 	}
-	uring_cq_advance(&q->ring, n);
+	uring_cq_advance(&t->ring, n);
 }
 
-static int queue_setup(struct ublk_queue *q)
+static int thread_setup(struct ublk_thread *t)
 {
-	struct ublk_dev *d = q->dev;
-	int fds[2] = { d->cdev_fd, q->backend->fd };
-	size_t desc_off;
-	unsigned i;
+	struct ublk_dev *d = t->dev;
+	int fds[2] = { d->cdev_fd, d->backend->fd };
+	unsigned i, tag;
 	int ret;
 
 	/* The ring's entries: one command per tag plus backend SQEs. */
-	ret = uring_init(&q->ring, 2 * q->depth, URING_SETUP_OPTIONAL);
+	ret = uring_init(&t->ring, 2 * t->nr_ios, URING_SETUP_OPTIONAL);
 	if (ret < 0)
 		return ret;
-	ret = uring_register_files(&q->ring, fds, fds[1] >= 0 ? 2 : 1);
+	ret = uring_register_files(&t->ring, fds, fds[1] >= 0 ? 2 : 1);
 	if (ret < 0)
 		return ret;
-	if (q->mode & UBLK_QMODE_ZERO_COPY) {
-		ret = uring_register_buffers_sparse(&q->ring, q->depth);
+	if (d->queues[0].mode & UBLK_QMODE_ZERO_COPY) {
+		ret = uring_register_buffers_sparse(&t->ring, t->nr_ios);
 		if (ret < 0)
 			return ret;
 	}
-	ret = uring_register_ring_fd(&q->ring);
+	ret = uring_register_ring_fd(&t->ring);
 	if (ret < 0)
-		log_debug("queue %u: no registered ring fd (%d)", q->q_id, ret);
+		log_debug("thread %u: no registered ring fd (%d)", t->idx, ret);
 
-	desc_off = (size_t)q->q_id *
-		page_round(UBLK_MAX_QUEUE_DEPTH * sizeof(struct ublksrv_io_desc));
-	q->descs_sz = page_round(q->depth * sizeof(struct ublksrv_io_desc));
-	q->descs = mmap(NULL, q->descs_sz, PROT_READ, MAP_SHARED | MAP_POPULATE,
-			d->cdev_fd, (off_t)desc_off);
-	if (q->descs == MAP_FAILED) {
-		q->descs = NULL;
-		return -errno;
+	if (d->queues[0].mode & UBLK_QMODE_BATCH) {
+		/* one queue per thread, thread i serving queue i */
+		ret = batch_setup(t, &d->queues[t->idx]);
+		if (ret < 0)
+			return ret;
 	}
+	for (i = 0; i < d->info.nr_hw_queues && !t->batch; i++) {
+		struct ublk_queue *q = &d->queues[i];
 
-	/* page-aligned per-tag buffers; zero copy needs none */
-	if (!(q->mode & UBLK_QMODE_ZERO_COPY)) {
-		q->bufs_sz = (size_t)q->depth * d->info.max_io_buf_bytes;
-		q->bufs = mmap(NULL, q->bufs_sz, PROT_READ | PROT_WRITE,
-			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		if (q->bufs == MAP_FAILED) {
-			q->bufs = NULL;
-			return -errno;
-		}
+		for (tag = 0; tag < q->depth; tag++)
+			if (q->ios[tag].t == t &&
+			    !queue_io_cmd(q, tag, UBLK_IO_FETCH_REQ, -1))
+				return -EBUSY;
 	}
-	q->ios = calloc(q->depth, sizeof(*q->ios));
-	if (!q->ios)
-		return -ENOMEM;
-	for (i = 0; i < q->depth; i++) {
-		if (q->bufs)
-			q->ios[i].buf = (char *)q->bufs +
-					(size_t)i * d->info.max_io_buf_bytes;
-		if (!queue_io_cmd(q, i, UBLK_IO_FETCH_REQ, -1))
-			return -EBUSY;
-	}
-	ret = uring_submit(&q->ring);
+	ret = uring_submit(&t->ring);
 	ublk_test_die_point("queue_setup");
 	return ret < 0 ? ret : 0;
 }
 
-static void queue_teardown(struct ublk_queue *q)
-{
-	uring_exit(&q->ring);
-	if (q->descs)
-		munmap((void *)q->descs, q->descs_sz);
-	if (q->bufs)
-		munmap(q->bufs, q->bufs_sz);
-	free(q->ios);
-	q->descs = NULL;
-	q->bufs = NULL;
-	q->ios = NULL;
-}
-
-static void queue_notify(struct ublk_queue *q, int state)
+static void thread_notify(struct ublk_thread *t, int state)
 {
 	uint64_t one = 1;
 
-	/* release: setup_ret and the queue's fields are visible to the reader */
-	__atomic_store_n(&q->state, state, __ATOMIC_RELEASE);
-	if (write(q->dev->event_fd, &one, sizeof(one)) < 0)
-		log_err("queue %u: cannot notify: %s", q->q_id, strerror(errno));
+	/* release: setup_ret and the thread's fields are visible to the reader */
+	__atomic_store_n(&t->state, state, __ATOMIC_RELEASE);
+	if (write(t->dev->event_fd, &one, sizeof(one)) < 0)
+		log_err("thread %u: cannot notify: %s", t->idx, strerror(errno));
 }
 
-static void *queue_thread(void *arg)
+static void *thread_main(void *arg)
 {
-	struct ublk_queue *q = arg;
+	struct ublk_thread *t = arg;
 	int ret;
 
-	q->tid = (pid_t)syscall(SYS_gettid);
-	if (CPU_COUNT(&q->cpus) &&
-	    sched_setaffinity(0, sizeof(q->cpus), &q->cpus) < 0)
-		log_warn("queue %u: cannot pin to its CPUs: %s", q->q_id,
+	t->tid = (pid_t)syscall(SYS_gettid);
+	if (CPU_COUNT(&t->cpus) &&
+	    sched_setaffinity(0, sizeof(t->cpus), &t->cpus) < 0)
+		log_warn("thread %u: cannot pin to its CPUs: %s", t->idx,
 			 strerror(errno));
 
-	q->setup_ret = queue_setup(q);
-	queue_notify(q, q->setup_ret < 0 ? UBLK_QUEUE_EXITED : UBLK_QUEUE_RUNNING);
-	if (q->setup_ret < 0)
+	t->setup_ret = thread_setup(t);
+	thread_notify(t, t->setup_ret < 0 ? UBLK_THREAD_EXITED : UBLK_THREAD_RUNNING);
+	if (t->setup_ret < 0)
 		goto out;
 
-	log_debug("queue %u: tid %d serving %u tags", q->q_id, q->tid, q->depth);
-	while (q->cmd_inflight || q->tgt_inflight || q->aux_inflight) {
-		ret = uring_submit_and_wait(&q->ring, 1);
+	log_debug("thread %u: tid %d serving %u tags", t->idx, t->tid, t->nr_ios);
+	for (;;) {
+		batch_flush(t);		/* batch I/O: the results gathered */
+		if (!t->cmd_inflight && !t->tgt_inflight && !t->aux_inflight)
+			break;
+		ret = uring_submit_and_wait(&t->ring, 1);
 		if (ret < 0 && ret != -EBUSY && ret != -EAGAIN) {
-			log_err("queue %u: io_uring_enter: %s", q->q_id,
+			log_err("thread %u: io_uring_enter: %s", t->idx,
 				strerror(-ret));
 			break;
 		}
-		queue_reap(q);
+		thread_reap(t);
 	}
-	log_debug("queue %u: exiting", q->q_id);
+	log_debug("thread %u: exiting", t->idx);
 out:
-	queue_teardown(q);
-	queue_notify(q, UBLK_QUEUE_EXITED);
+	uring_exit(&t->ring);
+	batch_teardown(t);
+	thread_notify(t, UBLK_THREAD_EXITED);
 	return NULL;
 }
 
-int ublk_queue_start(struct ublk_queue *q)
+int ublk_thread_start(struct ublk_thread *t)
 {
-	return -pthread_create(&q->thread, NULL, queue_thread, q);
+	return -pthread_create(&t->thread, NULL, thread_main, t);
 }

@@ -80,6 +80,8 @@ struct ublk_dev;
 /* Per-tag state of a queue. */
 struct ublk_io {
 	void *buf;		/* page-aligned I/O buffer */
+	struct ublk_thread *t;	/* the thread that serves this tag */
+	unsigned buf_index;	/* zero copy: its slot in t's buffer table */
 	unsigned flags;
 	unsigned tgt_inflight;	/* backend SQEs in flight for this tag */
 };
@@ -89,14 +91,15 @@ struct ublk_io {
 #define UBLK_IO_DONE		(1U << 2)	/* aborted: never re-issued */
 #define UBLK_IO_BUF_REGISTERED	(1U << 3)	/* we put its pages in the buffer table */
 
+/* Counters, added to with relaxed atomics: per-I/O threads share a queue. */
 struct ublk_queue_stats {
 	uint64_t reqs[8];	/* by op (WRITE_ZEROES is the last kept) */
 	uint64_t bytes;
 	uint64_t errors[8];	/* by op */
 };
 
+/* A hardware queue: what the kernel shares with us, and the tags' state. */
 struct ublk_queue {
-	struct uring ring;
 	struct ublk_dev *dev;
 	struct backend *backend;
 	const struct ublksrv_io_desc *descs;
@@ -106,17 +109,10 @@ struct ublk_queue {
 	size_t bufs_sz;
 	unsigned q_id;
 	unsigned depth;
-	unsigned cmd_inflight;	/* io commands the kernel holds */
-	unsigned tgt_inflight;	/* backend SQEs in flight */
-	unsigned aux_inflight;	/* buffer (un)register commands in flight */
 	unsigned mode;		/* UBLK_QMODE_* */
 	int no_commit;		/* test switch: never commit (SUBLK_TEST_NO_COMMIT) */
 	int trace_fd;		/* trace_marker, or -1 */
-	pthread_t thread;
-	pid_t tid;
-	cpu_set_t cpus;
-	int setup_ret;
-	int state;		/* UBLK_QUEUE_*, written by the queue thread */
+	cpu_set_t cpus;		/* the kernel's affinity for this queue */
 	struct ublk_queue_stats stats;
 };
 
@@ -124,15 +120,40 @@ struct ublk_queue {
 #define UBLK_QMODE_USER_COPY	(1U << 0)	/* pread/pwrite on /dev/ublkcN */
 #define UBLK_QMODE_ZERO_COPY	(1U << 1)	/* the request's pages, registered */
 #define UBLK_QMODE_AUTO_REG	(1U << 2)	/* ... by the kernel itself */
+#define UBLK_QMODE_BATCH	(1U << 3)	/* batch commands (UBLK_F_BATCH_IO) */
 
-enum {
-	UBLK_QUEUE_STARTING,
-	UBLK_QUEUE_RUNNING,
-	UBLK_QUEUE_EXITED,
+struct ublk_batch;
+
+/*
+ * A server thread: one ring, serving a set of (queue, tag) pairs.  By
+ * default thread i serves every tag of queue i; with per-I/O threads
+ * (PER_IO_DAEMON) the tags of all queues are dealt out among them.
+ */
+struct ublk_thread {
+	struct uring ring;
+	struct ublk_dev *dev;
+	unsigned idx;
+	unsigned nr_ios;	/* (queue, tag) pairs it serves */
+	unsigned cmd_inflight;	/* io commands the kernel holds */
+	unsigned tgt_inflight;	/* backend SQEs in flight */
+	unsigned aux_inflight;	/* buffer (un)register commands in flight */
+	uint64_t served;	/* requests fetched (relaxed atomic: dump reads it) */
+	struct ublk_batch *batch;	/* batch I/O state, or NULL */
+	pthread_t thread;
+	pid_t tid;
+	cpu_set_t cpus;		/* where to pin it; empty: anywhere */
+	int setup_ret;
+	int state;		/* UBLK_THREAD_*, written by the thread */
 };
 
-/* Start @q's thread; it reports on q->dev->event_fd as its state changes. */
-int ublk_queue_start(struct ublk_queue *q);
+enum {
+	UBLK_THREAD_STARTING,
+	UBLK_THREAD_RUNNING,
+	UBLK_THREAD_EXITED,
+};
+
+/* Start @t; it reports on t->dev->event_fd as its state changes. */
+int ublk_thread_start(struct ublk_thread *t);
 
 struct ublk_dev {
 	struct ublksrv_ctrl_dev_info info;
@@ -140,9 +161,12 @@ struct ublk_dev {
 	struct ublk_ctrl *ctrl;
 	struct backend *backend;
 	struct ublk_queue *queues;
+	struct ublk_thread *threads;
+	unsigned nr_threads;	/* 0 before start: one per queue */
+	int per_io;		/* deal tags out among the threads (PER_IO_DAEMON) */
+	unsigned threads_started;
 	int cdev_fd;
-	int event_fd;		/* queue threads report setup and exit here */
-	unsigned queues_started;
+	int event_fd;		/* threads report setup and exit here */
 	int no_commit;
 	int trace_fd;		/* trace_marker for --trace-marker, or -1 */
 	char err[256];		/* why the last step failed */
@@ -156,7 +180,10 @@ int ublk_dev_attach(struct ublk_dev *d, struct ublk_ctrl *c, struct backend *b,
 		    unsigned id);
 /* Build and send SET_PARAMS from the backend's size and limits. */
 int ublk_dev_set_params(struct ublk_dev *d);
-/* Open /dev/ublkcN and start the queue threads; returns once each fetched. */
+/*
+ * Open /dev/ublkcN, map the queues and start the threads (d->nr_threads,
+ * d->per_io); returns once each has fetched its tags.
+ */
 int ublk_dev_start_queues(struct ublk_dev *d);
 /* START_DEV from the calling (non-queue) thread. */
 int ublk_dev_start(struct ublk_dev *d);
@@ -167,9 +194,11 @@ int ublk_dev_end_recovery(struct ublk_dev *d);
  * Read while the queues run: a snapshot, good for finding a hang.
  */
 void ublk_dev_dump(const struct ublk_dev *d, int fd);
-/* Queue threads still running. */
-int ublk_dev_queues_alive(const struct ublk_dev *d);
-/* Wait for every queue thread to end, then close /dev/ublkcN. */
+/* Threads still running. */
+int ublk_dev_threads_alive(const struct ublk_dev *d);
+/* The thread serving queue @q's first tag (list shows it), or -1. */
+pid_t ublk_dev_queue_tid(const struct ublk_dev *d, unsigned q);
+/* Wait for every thread to end, then unmap the queues and close /dev/ublkcN. */
 void ublk_dev_join_queues(struct ublk_dev *d);
 /* Test switch: die here when SUBLK_TEST_DIE_AT names @point. */
 void ublk_test_die_point(const char *point);

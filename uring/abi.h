@@ -120,6 +120,7 @@ struct io_uring_rsrc_register {
 #define IOSQE_IO_LINK		(1U << 2)
 #define IOSQE_IO_HARDLINK	(1U << 3)
 #define IOSQE_ASYNC		(1U << 4)
+#define IOSQE_BUFFER_SELECT	(1U << 5)
 #define IOSQE_CQE_SKIP_SUCCESS	(1U << 6)
 
 /* io_uring_setup() flags */
@@ -155,10 +156,12 @@ enum {
 
 /* sqe->uring_cmd_flags */
 #define IORING_URING_CMD_FIXED	(1U << 0)
+#define IORING_URING_CMD_MULTISHOT	(1U << 1)
 
 /* cqe->flags */
 #define IORING_CQE_F_BUFFER	(1U << 0)
 #define IORING_CQE_F_MORE	(1U << 1)
+#define IORING_CQE_BUFFER_SHIFT	16	/* the provided buffer's id */
 
 /* magic mmap offsets */
 #define IORING_OFF_SQ_RING	0ULL
@@ -194,6 +197,24 @@ enum {
 	IORING_REGISTER_BUFFERS2 = 15,
 	IORING_REGISTER_RING_FDS = 20,
 	IORING_UNREGISTER_RING_FDS = 21,
+	IORING_REGISTER_PBUF_RING = 22,
+	IORING_UNREGISTER_PBUF_RING = 23,
+};
+
+/* A provided-buffer ring: buffers the kernel picks from (IOSQE_BUFFER_SELECT). */
+struct io_uring_buf {
+	uint64_t addr;
+	uint32_t len;
+	uint16_t bid;
+	uint16_t resv;		/* in entry 0: the ring's tail */
+};
+
+struct io_uring_buf_reg {
+	uint64_t ring_addr;
+	uint32_t ring_entries;
+	uint16_t bgid;
+	uint16_t flags;
+	uint64_t resv[3];
 };
 
 #define IORING_RSRC_REGISTER_SPARSE	(1U << 0)

@@ -224,3 +224,50 @@ struct io_uring_sqe *uring_get_sqe(struct uring *r)
 	sq->sqe_tail++;
 	return sqe;
 }
+
+int uring_buf_ring_setup(struct uring *r, struct uring_buf_ring *br,
+			 unsigned entries, uint16_t bgid)
+{
+	struct io_uring_buf_reg reg;
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+	void *mem;
+	int ret;
+
+	memset(br, 0, sizeof(*br));
+	if (!entries || (entries & (entries - 1)) || entries >= 65536)
+		return -EINVAL;
+	br->size = (entries * sizeof(struct io_uring_buf) + pg - 1) & ~(pg - 1);
+	mem = mmap(NULL, br->size, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (mem == MAP_FAILED)
+		return -errno;
+	memset(&reg, 0, sizeof(reg));
+	reg.ring_addr = (uint64_t)(uintptr_t)mem;
+	reg.ring_entries = entries;
+	reg.bgid = bgid;
+	ret = sys_io_uring_register(r->ring_fd, IORING_REGISTER_PBUF_RING,
+				    &reg, 1);
+	if (ret < 0) {
+		munmap(mem, br->size);
+		return ret;
+	}
+	br->bufs = mem;
+	br->mask = entries - 1;
+	br->bgid = bgid;
+	return 0;
+}
+
+void uring_buf_ring_free(struct uring *r, struct uring_buf_ring *br)
+{
+	struct io_uring_buf_reg reg;
+
+	if (!br->bufs)
+		return;
+	memset(&reg, 0, sizeof(reg));
+	reg.bgid = br->bgid;
+	if (r->sq.ring_ptr)	/* else the ring is gone, and the group with it */
+		sys_io_uring_register(r->ring_fd, IORING_UNREGISTER_PBUF_RING,
+				      &reg, 1);
+	munmap(br->bufs, br->size);
+	br->bufs = NULL;
+}

@@ -79,6 +79,40 @@ int uring_register_files(struct uring *r, const int *fds, unsigned nr);
 int uring_register_buffers_sparse(struct uring *r, unsigned nr);
 
 /*
+ * A provided-buffer ring (group @bgid) of @entries (a power of two) slots,
+ * for multishot commands that pick their own buffer.  Buffers go in with
+ * uring_buf_ring_add() and become visible with uring_buf_ring_publish().
+ */
+struct uring_buf_ring {
+	struct io_uring_buf *bufs;	/* page-aligned ring memory */
+	size_t size;
+	unsigned mask;
+	uint16_t tail;			/* ours, published on publish() */
+	uint16_t bgid;
+};
+
+int uring_buf_ring_setup(struct uring *r, struct uring_buf_ring *br,
+			 unsigned entries, uint16_t bgid);
+void uring_buf_ring_free(struct uring *r, struct uring_buf_ring *br);
+
+static inline void uring_buf_ring_add(struct uring_buf_ring *br, void *addr,
+				      unsigned len, uint16_t bid)
+{
+	struct io_uring_buf *b = &br->bufs[br->tail & br->mask];
+
+	b->addr = (uint64_t)(uintptr_t)addr;
+	b->len = len;
+	b->bid = bid;	/* never b->resv: in entry 0 that is the kernel's tail */
+	br->tail++;
+}
+
+/* release: the entries are written before the kernel sees the new tail */
+static inline void uring_buf_ring_publish(struct uring_buf_ring *br)
+{
+	uring_store_release(&br->bufs[0].resv, br->tail);
+}
+
+/*
  * uring_submit_and_wait - hand every queued SQE to the kernel and wait for
  * @wait_nr completions.  Returns the number submitted or -errno; -EINTR is
  * retried, -EBUSY/-EAGAIN (completions must be reaped first) return 0 when

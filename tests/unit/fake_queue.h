@@ -22,9 +22,19 @@ struct ublk_queue {
 	struct ublksrv_io_desc descs[FAKE_QUEUE_DEPTH];
 };
 
-struct io_uring_sqe *ublk_queue_get_sqe(struct ublk_queue *q)
+struct io_uring_sqe *ublk_queue_get_sqe(struct ublk_queue *q, unsigned tag,
+					unsigned op, unsigned tgt_data)
 {
-	return uring_get_sqe(&q->ring);
+	struct io_uring_sqe *sqe = uring_get_sqe(&q->ring);
+
+	if (sqe)
+		sqe->user_data = ublk_user_data(0, tag, op, tgt_data, 1);
+	return sqe;
+}
+
+unsigned ublk_queue_buf_index(const struct ublk_queue *q, unsigned tag)
+{
+	return tag;
 }
 
 const struct ublksrv_io_desc *ublk_queue_iod(const struct ublk_queue *q,

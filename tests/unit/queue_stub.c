@@ -9,9 +9,16 @@
 #include "../../backend/backend.h"
 
 __attribute__((weak))
-struct io_uring_sqe *ublk_queue_get_sqe(struct ublk_queue *q)
+struct io_uring_sqe *ublk_queue_get_sqe(struct ublk_queue *q, unsigned tag,
+					unsigned op, unsigned tgt_data)
 {
 	return NULL;
+}
+
+__attribute__((weak))
+unsigned ublk_queue_buf_index(const struct ublk_queue *q, unsigned tag)
+{
+	return tag;
 }
 
 __attribute__((weak))

@@ -224,7 +224,7 @@ static void loop_io(const char *dir, int buffered)
 static int done(struct backend *b, unsigned op, int res)
 {
 	const struct io_uring_cqe cqe = {
-		.user_data = ublk_tgt_user_data(3, op, 0),
+		.user_data = ublk_user_data(0, 3, op, 0, 1),
 		.res = res,
 	};
 

@@ -253,6 +253,81 @@ static void test_bad_fd(void)
 	uring_exit(&r);
 }
 
+/*
+ * A provided-buffer ring: reads that pick their own buffer get them in
+ * the order published, say which one in the CQE, and a read with no
+ * buffer left fails with -ENOBUFS until one is given back.
+ */
+static void test_buf_ring(void)
+{
+	static char bufs[4][64];
+	struct uring_buf_ring br;
+	struct io_uring_sqe *sqe;
+	struct io_uring_cqe *cqe;
+	unsigned head, n, i, bid;
+	struct uring r;
+	int p[2];
+
+	REQUIRE(uring_init(&r, 8, 0) == 0);
+	CHECK_EQ(uring_buf_ring_setup(&r, &br, 3, 8), -EINVAL);	/* not a power of 2 */
+	REQUIRE(uring_buf_ring_setup(&r, &br, 4, 7) == 0);	/* Linux 5.19 */
+	CHECK_EQ(uring_buf_ring_setup(&r, &(struct uring_buf_ring){ 0 }, 4, 7), -EEXIST);
+	REQUIRE(pipe(p) == 0);
+	for (i = 0; i < 2; i++)
+		uring_buf_ring_add(&br, bufs[i], sizeof(bufs[i]), (uint16_t)i);
+	uring_buf_ring_publish(&br);
+
+	for (i = 0; i < 3; i++) {
+		char msg[16];
+
+		snprintf(msg, sizeof(msg), "msg%u", i);
+		REQUIRE(write(p[1], msg, strlen(msg)) == (ssize_t)strlen(msg));
+		sqe = uring_get_sqe(&r);
+		REQUIRE(sqe);
+		uring_prep_rw(sqe, IORING_OP_READ, p[0], NULL, 64, (uint64_t)-1);
+		sqe->flags |= IOSQE_BUFFER_SELECT;
+		sqe->buf_group = 7;
+		sqe->user_data = i;
+		REQUIRE(uring_submit_and_wait(&r, 1) >= 0);
+		n = 0;
+		uring_for_each_cqe(&r, head, cqe) {
+			if (i < 2) {
+				/* buffer i, holding what was written */
+				CHECK_EQ(cqe->res, 4);
+				CHECK(cqe->flags & IORING_CQE_F_BUFFER);
+				bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
+				CHECK_EQ(bid, i);
+				CHECK(bid < 2 && !memcmp(bufs[bid], msg, 4));
+			} else {
+				CHECK_EQ(cqe->res, -ENOBUFS);	/* both are in use */
+			}
+			n++;
+		}
+		CHECK_EQ(n, 1);
+		uring_cq_advance(&r, n);
+	}
+	/* give buffer 0 back: the read that found none now succeeds */
+	uring_buf_ring_add(&br, bufs[0], sizeof(bufs[0]), 0);
+	uring_buf_ring_publish(&br);
+	sqe = uring_get_sqe(&r);
+	REQUIRE(sqe);
+	uring_prep_rw(sqe, IORING_OP_READ, p[0], NULL, 64, (uint64_t)-1);
+	sqe->flags |= IOSQE_BUFFER_SELECT;
+	sqe->buf_group = 7;
+	REQUIRE(uring_submit_and_wait(&r, 1) >= 0);
+	cqe = uring_cqe_at(&r, *r.cq.khead);
+	CHECK_EQ(cqe->res, 4);
+	CHECK_EQ(cqe->flags >> IORING_CQE_BUFFER_SHIFT, 0);
+	CHECK(!memcmp(bufs[0], "msg2", 4));
+	uring_cq_advance(&r, 1);
+
+	uring_buf_ring_free(&r, &br);
+	CHECK(br.bufs == NULL);
+	close(p[0]);
+	close(p[1]);
+	uring_exit(&r);
+}
+
 static void test_register_ring_fd(void)
 {
 	struct uring r;
@@ -435,6 +510,7 @@ int main(void)
 	test_file_io();
 	test_sqe128();
 	test_bad_fd();
+	test_buf_ring();
 	test_register_ring_fd();
 	test_register_files();
 	test_optional_flags();
