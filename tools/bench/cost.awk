@@ -80,9 +80,15 @@ function busy(w, b, d, label,    t) {
 	printf "- **%s, %s**: %s does %.1fk IOPS, %s %.1fk: %.0f guest instructions per request against %.0f, %.0f more",
 		label, w, b, get(w, b, "iops_median") / 1000, d, get(w, d, "iops_median") / 1000,
 		insns(w, d), insns(w, b), insns(w, d) - insns(w, b)
-	printf " (fio's own CPU: %.0f%% system, %.0f%% user on %s; %.0f%% and %.0f%% on %s)",
-		get(w, b, "sys_cpu_median"), get(w, b, "usr_cpu_median"), b,
-		get(w, d, "sys_cpu_median"), get(w, d, "usr_cpu_median"), d
+	# fio's CPU shares are of its run time: times the guest time per
+	# request, they are its time per request.
+	printf ". fio itself runs %.1f us in the kernel and %.1f us in user space per request on %s, %.1f and %.1f on %s",
+		get(w, b, "sys_cpu_median") / 100 * insns(w, b) / 1000,
+		get(w, b, "usr_cpu_median") / 100 * insns(w, b) / 1000, b,
+		get(w, d, "sys_cpu_median") / 100 * insns(w, d) / 1000,
+		get(w, d, "usr_cpu_median") / 100 * insns(w, d) / 1000, d
+	if (get(w, d, "sys_cpu_median") / 100 * insns(w, d) > get(w, b, "sys_cpu_median") / 100 * insns(w, b) * 1.3)
+		printf " (its submit and completion calls carry the ublk driver's part: handing each request to the daemon and ending it when the daemon commits)"
 	t = daemon(d, w)
 	if (t != "")
 		printf "; %s per request", t
@@ -114,6 +120,16 @@ function placed(d, w, label, b,    n, i, p, pl, bi) {
 	printf ".\n"
 }
 
+# big(w, base, copy, zc, label): large requests, where the copy between
+# the request's pages and the daemon's buffer dominates.
+function big(w, b, c, z, label) {
+	if (!have(w, b) || !have(w, c) || !have(w, z))
+		return
+	printf "- **%s, %s**: %.2f of %s's IOPS copying, %.2f in zero copy: %.0f against %.0f guest instructions per request, so copying 512 KiB costs about %.0f thousand instructions per request under TCG.\n",
+		label, w, get(w, c, "ratio_median"), b, get(w, z, "ratio_median"),
+		insns(w, c), insns(w, z), (insns(w, c) - insns(w, z)) / 1000
+}
+
 # zero_copy(w): the zero copy loop against the copying one.
 function zero_copy(w,    z, c) {
 	z = "sublk-loop-nullb-zc"
@@ -141,14 +157,15 @@ END {
 		busy("randread-4k-qd32", "nullb", "sublk-null-q1", "sublk null")
 		busy("randread-4k-qd128", "nullb", "sublk-null-q1", "sublk null")
 		if (have("randread-4k-qd1", "sublk-null-q2")) {
-			printf "- **2 queues**: sublk null with 2 queues does %.1fk IOPS at qd1 and %.1fk at qd32 with a single fio job, against %.1fk and %.1fk with 1 queue. A 2-queue device has one queue thread pinned to each CPU, and blk-mq sends fio's requests to the queue of the CPU fio runs on, so they are served where they were issued; the 1-queue thread may run on either CPU",
+			printf "- **2 queues**: sublk null with 2 queues does %.1fk IOPS at qd1 and %.1fk at qd32 with a single fio job, against %.1fk and %.1fk with 1 queue: no more instructions per second (both vCPUs share one host thread), so less work per request. A 2-queue device has a queue thread pinned to each CPU and blk-mq hands a request to the queue of the CPU that issued it, so the daemon can answer on fio's own CPU, as the 1-queue device does when both are pinned there (below)",
 				get("randread-4k-qd1", "sublk-null-q2", "iops_median") / 1000,
 				get("randread-4k-qd32", "sublk-null-q2", "iops_median") / 1000,
 				get("randread-4k-qd1", "sublk-null-q1", "iops_median") / 1000,
 				get("randread-4k-qd32", "sublk-null-q1", "iops_median") / 1000
-			if (("sublk-null-q1", "randread-4k-qd1") in ipi && ("sublk-null-q2", "randread-4k-qd1") in ipi)
-				printf ", and at qd1 a CPU woke the other %.2f times per request with 1 queue against %.2f with 2",
-					ipi["sublk-null-q1", "randread-4k-qd1"], ipi["sublk-null-q2", "randread-4k-qd1"]
+			if (("sublk-null-q2", "randread-4k-qd1", "any") in pw)
+				printf ". It does not always happen: in its tracefs window the 2-queue device did %.1fk IOPS at qd1 with %.2f IPIs per request, so fio's requests were answered from the other CPU there",
+					piops["sublk-null-q2", "randread-4k-qd1", "any"] / 1000,
+					pipi["sublk-null-q2", "randread-4k-qd1", "any"]
 			printf ".\n"
 		}
 		placed("sublk-null-q1", "randread-4k-qd1", "sublk null, 1 queue", "nullb")
@@ -158,6 +175,9 @@ END {
 				get("randread-4k-qd32", "sublk-null-zc", "iops_median") / 1000,
 				get("randread-4k-qd32", "sublk-null-q1", "iops_median") / 1000
 	}
+	big("read-512k-qd32", "nullb", "sublk-null-q1", "sublk-null-zc", "sublk null")
+	big("read-512k-qd32", "kloop-nullb", "sublk-loop-nullb", "sublk-loop-nullb-zc", "sublk loop")
+	big("write-512k-qd32", "kloop-nullb", "sublk-loop-nullb", "sublk-loop-nullb-zc", "sublk loop")
 	if (loop_missed > 0) {
 		depth1("randread-4k-qd1", "kloop-nullb", "sublk-loop-nullb", "sublk loop")
 		depth1("randwrite-4k-qd1", "kloop-nullb", "sublk-loop-nullb", "sublk loop")
