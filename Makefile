@@ -117,10 +117,11 @@ check: test sublk
 	$(Q)$(MAKE) --no-print-directory check-arm64
 
 check-kernels: sublk
-	$(Q)for k in $(KERNELS); do \
+	$(Q)bad=; for k in $(KERNELS); do \
 		echo "=== kernel $$k"; \
-		tools/vm/run --cpus 4 --kernel $$k -- tests/e2e/runner -k $$k || exit 1; \
-	done
+		tools/vm/run --cpus 4 --kernel $$k -- tests/e2e/runner -k $$k || bad="$$bad $$k"; \
+	done; \
+	if [ -n "$$bad" ]; then echo "check-kernels: failed on$$bad"; exit 1; fi
 
 check-harness: sublk
 	$(Q)tests/harness-selftest.sh

@@ -220,8 +220,11 @@ void batch_flush(struct ublk_thread *t)
 	}
 	if (i == COMMIT_BUFS)
 		return;
-	if (send_elems(t, UBLK_IO_COMMIT_IO_CMDS, b->cur) == 0)
-		b->cur = next;
+	if (send_elems(t, UBLK_IO_COMMIT_IO_CMDS, b->cur) < 0)
+		return;
+	__atomic_fetch_add(&t->commits, 1, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&t->committed, b->nr[b->cur], __ATOMIC_RELAXED);
+	b->cur = next;
 }
 
 /* A COMMIT finished: the elements past the first bad one go again. */

@@ -412,6 +412,10 @@ void ublk_dev_dump(const struct ublk_dev *d, int fd)
 			(unsigned long long)__atomic_load_n(&th->served, __ATOMIC_RELAXED),
 			__atomic_load_n(&th->cmd_inflight, __ATOMIC_RELAXED),
 			__atomic_load_n(&th->tgt_inflight, __ATOMIC_RELAXED));
+		if (th->batch)
+			dprintf(fd, "  batch: %llu commits carried %llu results\n",
+				(unsigned long long)stat_load(&th->commits),
+				(unsigned long long)stat_load(&th->committed));
 	}
 	for (i = 0; d->queues && i < d->info.nr_hw_queues; i++) {
 		const struct ublk_queue *q = &d->queues[i];

@@ -139,6 +139,8 @@ struct ublk_thread {
 	unsigned aux_inflight;	/* buffer (un)register commands in flight */
 	uint64_t served;	/* requests fetched (relaxed atomic: dump reads it) */
 	struct ublk_batch *batch;	/* batch I/O state, or NULL */
+	uint64_t commits;	/* batch I/O: COMMIT_IO_CMDS sent (relaxed atomic) */
+	uint64_t committed;	/* ... and the results they carried */
 	pthread_t thread;
 	pid_t tid;
 	cpu_set_t cpus;		/* where to pin it; empty: anywhere */

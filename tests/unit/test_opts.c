@@ -96,5 +96,27 @@ int main(void)
 		snprintf(q, sizeof(q), "%ld", ncpu);
 		CHECK_EQ(P("-t", "null", "-q", q), 0);
 	}
+	/* threads: per-I/O threads may differ from the queues, others not */
+	CHECK_EQ(P("-t", "null", "-d", "8", "--nthreads", "3", "--per_io_tasks"), 0);
+	CHECK_EQ(o.nr_threads, 3);
+	CHECK_EQ(o.per_io, 1);
+	CHECK(o.flags & UBLK_F_PER_IO_DAEMON);
+	CHECK_EQ(P("-t", "null", "--per_io_tasks"), 0);
+	CHECK_EQ(o.nr_threads, 1);	/* one per queue unless told */
+	CHECK(P("-t", "null", "--nthreads", "2") < 0);
+	CHECK(strstr(err, "need --per_io_tasks") != NULL);
+	CHECK(P("-t", "null", "-d", "2", "--nthreads", "3", "--per_io_tasks") < 0);
+	CHECK(strstr(err, "more than the 2 tags") != NULL);
+	CHECK(P("-t", "null", "--nthreads", "0", "--per_io_tasks") < 0);
+
+	/* batch I/O: not with get-data, not with per-I/O threads */
+	CHECK_EQ(P("-t", "null", "-b"), 0);
+	CHECK(o.flags & UBLK_F_BATCH_IO);
+	CHECK_EQ(P("-t", "null", "--batch-io", "--usercopy"), 0);
+	CHECK(P("-t", "null", "-b", "-g", "1") < 0);
+	CHECK(strstr(err, "no get-data step") != NULL);
+	CHECK(P("-t", "null", "-b", "--per_io_tasks") < 0);
+	CHECK(strstr(err, "drop --per_io_tasks") != NULL);
+
 	return unit_done();
 }
