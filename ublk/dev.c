@@ -238,7 +238,7 @@ static void dev_unmap_queues(struct ublk_dev *d)
 {
 	unsigned i;
 
-	for (i = 0; d->queues && i < d->info.nr_hw_queues; i++) {
+	for (i = 0; d->queues && i < d->nr_queues; i++) {
 		struct ublk_queue *q = &d->queues[i];
 
 		if (q->descs)
@@ -263,7 +263,7 @@ static void dev_assign_tags(struct ublk_dev *d)
 {
 	unsigned i, tag;
 
-	for (i = 0; i < d->info.nr_hw_queues; i++) {
+	for (i = 0; i < d->nr_queues; i++) {
 		struct ublk_queue *q = &d->queues[i];
 
 		for (tag = 0; tag < q->depth; tag++) {
@@ -284,6 +284,8 @@ int ublk_dev_start_queues(struct ublk_dev *d)
 	unsigned nr = d->info.nr_hw_queues, i;
 	int ret;
 
+	d->dev_id = d->info.dev_id;
+	d->nr_queues = nr;
 	if (!d->nr_threads || !d->per_io)
 		d->nr_threads = nr;
 	ret = dev_open_cdev(d);
@@ -417,7 +419,7 @@ void ublk_dev_dump(const struct ublk_dev *d, int fd)
 				(unsigned long long)stat_load(&th->commits),
 				(unsigned long long)stat_load(&th->committed));
 	}
-	for (i = 0; d->queues && i < d->info.nr_hw_queues; i++) {
+	for (i = 0; d->queues && i < d->nr_queues; i++) {
 		const struct ublk_queue *q = &d->queues[i];
 
 		if (!q->ios)
@@ -449,7 +451,7 @@ int ublk_dev_threads_alive(const struct ublk_dev *d)
 
 pid_t ublk_dev_queue_tid(const struct ublk_dev *d, unsigned q)
 {
-	if (!d->queues || q >= d->info.nr_hw_queues || !d->queues[q].ios ||
+	if (!d->queues || q >= d->nr_queues || !d->queues[q].ios ||
 	    !d->queues[q].ios[0].t)
 		return -1;
 	return d->queues[q].ios[0].t->tid;

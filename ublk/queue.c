@@ -150,7 +150,7 @@ static void queue_commit(struct ublk_queue *q, unsigned tag, int result)
 		  tag, op, (unsigned long long)iod->start_sector,
 		  iod->nr_sectors << 9, result);
 	TRACE(q, "sublk: dev %u q %u tag %u commit op %u sector %llu len %u res %d\n",
-	      q->dev->info.dev_id, q->q_id, tag, op,
+	      q->dev->dev_id, q->q_id, tag, op,
 	      (unsigned long long)iod->start_sector, iod->nr_sectors << 9, result);
 
 	/* USER_COPY: hand the read data to the kernel before committing */
@@ -194,7 +194,7 @@ static void queue_serve_backend(struct ublk_queue *q, unsigned tag)
 			       (q->mode & UBLK_QMODE_ZERO_COPY) ? NULL : io->buf);
 	if (io->tgt_inflight != before)
 		TRACE(q, "sublk: dev %u q %u tag %u backend issue %u sqe\n",
-		      q->dev->info.dev_id, q->q_id, tag, io->tgt_inflight - before);
+		      q->dev->dev_id, q->q_id, tag, io->tgt_inflight - before);
 	if (ret != BACKEND_QUEUED)
 		queue_commit(q, tag, ret);
 }
@@ -211,7 +211,7 @@ void queue_serve(struct ublk_queue *q, unsigned tag)
 		  q->q_id, tag, op, (unsigned long long)iod->start_sector,
 		  len, iod->op_flags >> 8);
 	TRACE(q, "sublk: dev %u q %u tag %u fetch op %u sector %llu len %u\n",
-	      q->dev->info.dev_id, q->q_id, tag, op,
+	      q->dev->dev_id, q->q_id, tag, op,
 	      (unsigned long long)iod->start_sector, len);
 	STAT_ADD(q->stats.reqs[op & 7], 1);
 	STAT_ADD(io->t->served, 1);
@@ -252,10 +252,12 @@ static void thread_handle_cqe(struct ublk_thread *t, uint64_t ud, int res,
 		batch_handle_cqe(t, cqe);
 		return;
 	}
-	if (q_id >= t->dev->info.nr_hw_queues ||
+	if (q_id >= t->dev->nr_queues ||
 	    tag >= t->dev->queues[q_id].depth ||
 	    t->dev->queues[q_id].ios[tag].t != t) {
-		log_err("thread %u: CQE for bad queue %u tag %u", t->idx, q_id, tag);
+		log_err("thread %u: CQE (op 0x%x res %d%s) for queue %u tag %u, which it does not serve",
+			t->idx, op, res, user_data_is_tgt(ud) ? " backend" : "",
+			q_id, tag);
 		return;
 	}
 	q = &t->dev->queues[q_id];
@@ -264,7 +266,7 @@ static void thread_handle_cqe(struct ublk_thread *t, uint64_t ud, int res,
 		t->tgt_inflight--;
 		q->ios[tag].tgt_inflight--;
 		TRACE(q, "sublk: dev %u q %u tag %u backend done res %d\n",
-		      q->dev->info.dev_id, q->q_id, tag, res);
+		      q->dev->dev_id, q->q_id, tag, res);
 		ret = b->ops->io_done(b, q, tag, cqe);
 		log_debug("q%u tag %u backend op %u done res %d", q->q_id, tag,
 			  op, res);
@@ -347,7 +349,7 @@ static int thread_setup(struct ublk_thread *t)
 		if (ret < 0)
 			return ret;
 	}
-	for (i = 0; i < d->info.nr_hw_queues && !t->batch; i++) {
+	for (i = 0; i < d->nr_queues && !t->batch; i++) {
 		struct ublk_queue *q = &d->queues[i];
 
 		for (tag = 0; tag < q->depth; tag++)

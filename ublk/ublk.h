@@ -163,6 +163,12 @@ struct ublk_dev {
 	struct ublk_ctrl *ctrl;
 	struct backend *backend;
 	struct ublk_queue *queues;
+	/*
+	 * Copies of info's fields for the threads: the main thread refreshes
+	 * info (GET_DEV_INFO zeroes it first) while they run.
+	 */
+	unsigned dev_id;
+	unsigned nr_queues;
 	struct ublk_thread *threads;
 	unsigned nr_threads;	/* 0 before start: one per queue */
 	int per_io;		/* deal tags out among the threads (PER_IO_DAEMON) */
