@@ -16,8 +16,10 @@ BEGIN {
 	base["sublk-null-q1"] = "nullb"
 	base["sublk-null-q2"] = "nullb"
 	base["sublk-null-zc"] = "nullb"
+	base["sublk-null-batch"] = "nullb"
 	base["sublk-loop-nullb"] = "kloop-nullb"
 	base["sublk-loop-nullb-zc"] = "kloop-nullb"
+	base["sublk-loop-nullb-batch"] = "kloop-nullb"
 	base["sublk-loop-tmpfs"] = "kloop-tmpfs"
 	nfig = split("iops bw_mib clat_mean_us clat_p99_us lat_mean_us lat_p99_us " \
 		"ctx_per_io usr_cpu sys_cpu", fig, " ")
