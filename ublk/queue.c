@@ -328,7 +328,13 @@ static int thread_setup(struct ublk_thread *t)
 	int ret;
 
 	/* The ring's entries: one command per tag plus backend SQEs. */
-	ret = uring_init(&t->ring, 2 * t->nr_ios, URING_SETUP_OPTIONAL);
+	/*
+	 * Benchmark switches (tools/bench measures what each setting pays):
+	 * SUBLK_BENCH_PLAIN_RING=1 drops SINGLE_ISSUER, DEFER_TASKRUN and
+	 * COOP_TASKRUN; SUBLK_BENCH_NO_RING_FD=1 keeps the ring fd unregistered.
+	 */
+	ret = uring_init(&t->ring, 2 * t->nr_ios,
+			 getenv("SUBLK_BENCH_PLAIN_RING") ? 0 : URING_SETUP_OPTIONAL);
 	if (ret < 0)
 		return ret;
 	ret = uring_register_files(&t->ring, fds, fds[1] >= 0 ? 2 : 1);
@@ -339,7 +345,8 @@ static int thread_setup(struct ublk_thread *t)
 		if (ret < 0)
 			return ret;
 	}
-	ret = uring_register_ring_fd(&t->ring);
+	ret = getenv("SUBLK_BENCH_NO_RING_FD") ? -EPERM :
+	      uring_register_ring_fd(&t->ring);
 	if (ret < 0)
 		log_debug("thread %u: no registered ring fd (%d)", t->idx, ret);
 
