@@ -17,6 +17,8 @@ BEGIN {
 	base["sublk-null-q2"] = "nullb"
 	base["sublk-null-zc"] = "nullb"
 	base["sublk-null-batch"] = "nullb"
+	base["sublk-null-plainring"] = "nullb"
+	base["sublk-null-noringfd"] = "nullb"
 	base["sublk-loop-nullb"] = "kloop-nullb"
 	base["sublk-loop-nullb-zc"] = "kloop-nullb"
 	base["sublk-loop-nullb-batch"] = "kloop-nullb"
