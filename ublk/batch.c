@@ -307,6 +307,10 @@ void batch_handle_cqe(struct ublk_thread *t, const struct io_uring_cqe *cqe)
 {
 	unsigned op = user_data_op(cqe->user_data);
 
+	if (!t->batch) {
+		log_err("thread %u: batch CQE op 0x%x without batch I/O", t->idx, op);
+		return;
+	}
 	if (op == UBLK_IO_FETCH_IO_CMDS)
 		fetched(t, cqe);
 	else if (op == UBLK_IO_COMMIT_IO_CMDS)
