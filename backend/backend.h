@@ -50,11 +50,6 @@ struct backend {
 	uint32_t max_write_zeroes_sectors;
 	int fd;				/* backing fd, or -1: fixed file 1 on each queue ring */
 	int zero_copy;			/* can serve with buf == NULL (see queue_io) */
-	/*
-	 * READ and WRITE are served by one SQE whose result is the request's
-	 * byte count when all went well: the queue may link its commit to it.
-	 */
-	int commit_link;
 	void *priv;			/* the backend's own state */
 
 	char err[192];			/* why open() failed: one line */

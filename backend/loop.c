@@ -186,7 +186,6 @@ static int loop_open(struct backend *b)
 	b->attrs = UBLK_ATTR_VOLATILE_CACHE | UBLK_ATTR_FUA;
 	b->fd = fd;
 	b->zero_copy = 1;	/* READ_FIXED / WRITE_FIXED on the request's pages */
-	b->commit_link = 1;	/* one READ / WRITE SQE per request */
 	b->priv = lo;
 	return 0;
 

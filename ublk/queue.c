@@ -66,7 +66,6 @@ struct io_uring_sqe *ublk_queue_get_sqe(struct ublk_queue *q, unsigned tag,
 	t->tgt_inflight++;
 	q->ios[tag].tgt_inflight++;
 	sqe->user_data = ublk_user_data(q->q_id, tag, op, tgt_data, 1);
-	t->last_tgt_sqe = sqe;
 	return sqe;
 }
 
@@ -180,66 +179,6 @@ static void queue_commit(struct ublk_queue *q, unsigned tag, int result)
 		queue_io_cmd(q, tag, UBLK_IO_COMMIT_AND_FETCH_REQ, result);
 }
 
-/*
- * A backend's single READ / WRITE SQE can carry the commit behind it
- * (IOSQE_IO_LINK), with the result it will have if all goes well: the
- * request then completes inside the same io_uring_enter, without a round
- * trip through user space.  If the I/O falls short, io_uring cancels the
- * commit (-ECANCELED) and the real result is committed once both CQEs are
- * in.  Not where the commit must wait for something else: user copy
- * (pwrite first), buffers we registered (unregister first), batch I/O.
- */
-static int can_link_commit(const struct ublk_queue *q, const struct ublk_io *io,
-			   unsigned op, unsigned before)
-{
-	return q->backend->commit_link && !q->no_commit &&
-	       (op == UBLK_IO_OP_READ || op == UBLK_IO_OP_WRITE) &&
-	       !(q->mode & (UBLK_QMODE_USER_COPY | UBLK_QMODE_BATCH)) &&
-	       !(io->flags & UBLK_IO_BUF_REGISTERED) &&
-	       io->tgt_inflight == before + 1 &&
-	       !getenv("SUBLK_NO_LINK_COMMIT");
-}
-
-static void queue_link_commit(struct ublk_queue *q, unsigned tag)
-{
-	struct ublk_io *io = &q->ios[tag];
-	struct io_uring_sqe *tgt = io->t->last_tgt_sqe;
-	int len = (int)(q->descs[tag].nr_sectors << 9);
-
-	tgt->flags |= IOSQE_IO_LINK;
-	if (!queue_io_cmd(q, tag, UBLK_IO_COMMIT_AND_FETCH_REQ, len)) {
-		tgt->flags &= ~IOSQE_IO_LINK;	/* commit when it completes */
-		io->flags = UBLK_IO_IN_BACKEND;
-		return;
-	}
-	io->flags = UBLK_IO_IN_BACKEND | UBLK_IO_LINKED;
-	log_debug("q%u tag %u commit linked to the backend I/O, res %d", q->q_id,
-		  tag, len);
-	TRACE(q, "sublk: dev %u q %u tag %u commit op %u sector %llu len %u res %d (linked to backend I/O)\n",
-	      q->dev->dev_id, q->q_id, tag, ublksrv_get_op(&q->descs[tag]),
-	      (unsigned long long)q->descs[tag].start_sector, (unsigned)len, len);
-}
-
-/* The backend's SQE of a linked commit completed with @ret. */
-static void linked_backend_done(struct ublk_queue *q, unsigned tag, int ret)
-{
-	const struct ublksrv_io_desc *iod = &q->descs[tag];
-	struct ublk_io *io = &q->ios[tag];
-
-	if (ret == (int)(iod->nr_sectors << 9)) {
-		/* the commit went in behind it */
-		STAT_ADD(q->stats.bytes, (unsigned)ret);
-		io->flags = UBLK_IO_IN_KERNEL;
-		return;
-	}
-	io->result = ret;
-	io->flags |= UBLK_IO_LINK_FAILED;
-	if (io->flags & UBLK_IO_LINK_CANCELED) {
-		io->flags = UBLK_IO_IN_BACKEND;
-		queue_commit(q, tag, ret);
-	}
-}
-
 /* Hand request @tag to the backend, its data reachable. */
 static void queue_serve_backend(struct ublk_queue *q, unsigned tag)
 {
@@ -258,8 +197,6 @@ static void queue_serve_backend(struct ublk_queue *q, unsigned tag)
 		      q->dev->dev_id, q->q_id, tag, io->tgt_inflight - before);
 	if (ret != BACKEND_QUEUED)
 		queue_commit(q, tag, ret);
-	else if (can_link_commit(q, io, ublksrv_get_op(iod), before))
-		queue_link_commit(q, tag);
 }
 
 void queue_serve(struct ublk_queue *q, unsigned tag)
@@ -333,11 +270,7 @@ static void thread_handle_cqe(struct ublk_thread *t, uint64_t ud, int res,
 		ret = b->ops->io_done(b, q, tag, cqe);
 		log_debug("q%u tag %u backend op %u done res %d", q->q_id, tag,
 			  op, res);
-		if (ret == BACKEND_QUEUED)
-			return;
-		if (q->ios[tag].flags & UBLK_IO_LINKED)
-			linked_backend_done(q, tag, ret);
-		else
+		if (ret != BACKEND_QUEUED)
 			queue_commit(q, tag, ret);
 		return;
 	}
@@ -361,17 +294,6 @@ static void thread_handle_cqe(struct ublk_thread *t, uint64_t ud, int res,
 	}
 
 	t->cmd_inflight--;
-	if (res == -ECANCELED && (q->ios[tag].flags & UBLK_IO_LINKED)) {
-		/* a linked commit whose I/O fell short: commit what it did */
-		struct ublk_io *io = &q->ios[tag];
-
-		io->flags |= UBLK_IO_LINK_CANCELED;
-		if (io->flags & UBLK_IO_LINK_FAILED) {
-			io->flags = UBLK_IO_IN_BACKEND;
-			queue_commit(q, tag, io->result);
-		}
-		return;
-	}
 	if (res == UBLK_IO_RES_OK) {
 		queue_serve(q, tag);
 	} else if (res == UBLK_IO_RES_NEED_GET_DATA) {

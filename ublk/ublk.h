@@ -84,16 +84,12 @@ struct ublk_io {
 	unsigned buf_index;	/* zero copy: its slot in t's buffer table */
 	unsigned flags;
 	unsigned tgt_inflight;	/* backend SQEs in flight for this tag */
-	int result;		/* linked commit refused: the result to commit */
 };
 
 #define UBLK_IO_IN_KERNEL	(1U << 0)	/* fetch/commit outstanding */
 #define UBLK_IO_IN_BACKEND	(1U << 1)	/* backend serving it */
 #define UBLK_IO_DONE		(1U << 2)	/* aborted: never re-issued */
 #define UBLK_IO_BUF_REGISTERED	(1U << 3)	/* we put its pages in the buffer table */
-#define UBLK_IO_LINKED		(1U << 4)	/* commit linked to the backend SQE */
-#define UBLK_IO_LINK_FAILED	(1U << 5)	/* ... which fell short: io->result */
-#define UBLK_IO_LINK_CANCELED	(1U << 6)	/* ... and the kernel cancelled the commit */
 
 /* Counters, added to with relaxed atomics: per-I/O threads share a queue. */
 struct ublk_queue_stats {
@@ -137,7 +133,6 @@ struct ublk_thread {
 	struct uring ring;
 	struct ublk_dev *dev;
 	unsigned idx;
-	struct io_uring_sqe *last_tgt_sqe;	/* the backend's latest SQE */
 	unsigned nr_ios;	/* (queue, tag) pairs it serves */
 	unsigned cmd_inflight;	/* io commands the kernel holds */
 	unsigned tgt_inflight;	/* backend SQEs in flight */
