@@ -243,6 +243,8 @@ void rundir_remove(unsigned id)
 	unlink(path);
 	run_path(path, sizeof(path), id, "pid");
 	unlink(path);
+	run_path(path, sizeof(path), id, "dump");
+	unlink(path);
 }
 
 int pid_alive(pid_t pid)

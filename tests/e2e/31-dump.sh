@@ -22,5 +22,6 @@ kill -9 "$pid"
 timeout 20 tail --pid=$dd_pid -f /dev/null || fail "dd still stuck after the daemon died"
 wait $dd_pid && fail "the stalled write succeeded"
 sublk_del "$id"
+[ ! -e "$SUBLK_RUN_DIR/$id.dump" ] || fail "del left $SUBLK_RUN_DIR/$id.dump behind"
 assert_no_dstate
 echo "ok dump names the stalled tag"
