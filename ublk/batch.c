@@ -73,16 +73,14 @@ static struct io_uring_sqe *batch_cmd(struct ublk_thread *t, unsigned nr,
 				      unsigned slot, unsigned nr_elem)
 {
 	struct ublk_batch *b = t->batch;
-	struct io_uring_sqe *sqe = uring_get_sqe(&t->ring);
+	struct io_uring_sqe *sqe;
 	struct ublk_batch_io *cmd;
 
-	if (!sqe) {
-		log_err("queue %u: no SQE for batch command 0x%x", b->q->q_id, nr);
-		return NULL;
-	}
 	/* always ioctl-encoded: a driver with batch I/O takes nothing else */
-	cmd = uring_prep_cmd(sqe, CDEV_FIXED_FD, UBLK_IO_IOWR(nr));
-	sqe->flags |= IOSQE_FIXED_FILE;
+	sqe = thread_cmd_sqe(t, b->q->q_id, slot, nr, UBLK_IO_IOWR(nr));
+	if (!sqe)
+		return NULL;
+	cmd = (struct ublk_batch_io *)sqe->cmd;
 	cmd->q_id = (uint16_t)b->q->q_id;
 	cmd->nr_elem = (uint16_t)nr_elem;
 	if (nr == UBLK_IO_FETCH_IO_CMDS) {
@@ -91,7 +89,6 @@ static struct io_uring_sqe *batch_cmd(struct ublk_thread *t, unsigned nr,
 		cmd->flags = b->flags;
 		cmd->elem_bytes = (uint8_t)b->elem_bytes;
 	}
-	sqe->user_data = ublk_user_data(b->q->q_id, slot, nr, 0, 0);
 	t->cmd_inflight++;
 	return sqe;
 }

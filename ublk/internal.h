@@ -9,6 +9,14 @@
 
 #define CDEV_FIXED_FD	0	/* /dev/ublkcN is fixed file 0 on every ring */
 
+/*
+ * A zeroed URING_CMD SQE for io command @nr (encoded as @cmd_op) on
+ * /dev/ublkcN, user_data naming @q_id and @slot (a tag, or a batch buffer);
+ * its command area is sqe->cmd.  NULL when @t's ring is full.
+ */
+struct io_uring_sqe *thread_cmd_sqe(struct ublk_thread *t, unsigned q_id,
+				    unsigned slot, unsigned nr, uint32_t cmd_op);
+
 /* A request arrived for @tag: make its data reachable, then serve it. */
 void queue_serve(struct ublk_queue *q, unsigned tag);
 

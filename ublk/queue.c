@@ -88,6 +88,22 @@ static uint64_t io_cmd_addr(const struct ublk_queue *q, unsigned tag)
 	return (uint64_t)(uintptr_t)q->ios[tag].buf;
 }
 
+struct io_uring_sqe *thread_cmd_sqe(struct ublk_thread *t, unsigned q_id,
+				    unsigned slot, unsigned nr, uint32_t cmd_op)
+{
+	struct io_uring_sqe *sqe = uring_get_sqe(&t->ring);
+
+	if (!sqe) {
+		log_err("queue %u: no SQE for command 0x%x (tag or slot %u)",
+			q_id, nr, slot);
+		return NULL;
+	}
+	uring_prep_cmd(sqe, CDEV_FIXED_FD, cmd_op);
+	sqe->flags |= IOSQE_FIXED_FILE;
+	sqe->user_data = ublk_user_data(q_id, slot, nr, 0, 0);
+	return sqe;
+}
+
 /* Queue an io command (fetch, commit, get-data, buffer (un)register). */
 static struct io_uring_sqe *queue_io_cmd(struct ublk_queue *q, unsigned tag,
 					 unsigned nr, int result)
@@ -97,17 +113,13 @@ static struct io_uring_sqe *queue_io_cmd(struct ublk_queue *q, unsigned tag,
 	struct io_uring_sqe *sqe;
 	struct ublksrv_io_cmd *cmd;
 
-	sqe = uring_get_sqe(&t->ring);
-	if (!sqe) {
-		log_err("queue %u: no SQE for tag %u", q->q_id, tag);
+	sqe = thread_cmd_sqe(t, q->q_id, tag, nr, io_cmd_op(q, nr));
+	if (!sqe)
 		return NULL;
-	}
-	cmd = uring_prep_cmd(sqe, CDEV_FIXED_FD, io_cmd_op(q, nr));
-	sqe->flags |= IOSQE_FIXED_FILE;
+	cmd = (struct ublksrv_io_cmd *)sqe->cmd;
 	cmd->q_id = (uint16_t)q->q_id;
 	cmd->tag = (uint16_t)tag;
 	cmd->result = result;
-	sqe->user_data = ublk_user_data(q->q_id, tag, nr, 0, 0);
 	if (nr == UBLK_IO_REGISTER_IO_BUF || nr == UBLK_IO_UNREGISTER_IO_BUF) {
 		cmd->addr = io->buf_index;	/* its slot in the buffer table */
 		/* an unregister posts no CQE on success: only a register counts */
