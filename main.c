@@ -1,12 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
  * sublk: a static, dependency-free ublk server, with the command line of
- * ublksrv's `ublk`.
+ * ublksrv's `ublk`.  This file only dispatches: each command lives in cli/.
  */
-#include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
@@ -15,94 +12,131 @@
 #define SUBLK_VERSION "dev"
 #endif
 
-void die(const char *fmt, ...)
+static int cmd_version(int argc, char **argv);
+static int cmd_help(int argc, char **argv);
+
+static const struct cli_cmd commands[] = {
+	{ "add", cmd_add,
+	  "-t TYPE [OPTIONS] [TARGET OPTIONS]",
+	  "Add a device and serve it from a detached daemon; prints the device.\n"
+	  "  -t, --type TYPE          null, mem, loop or fault\n"
+	  "  -n, --number ID          device id (default: the kernel picks)\n"
+	  "  -q, --queues N           hardware queues (default 1; at most one per CPU)\n"
+	  "  -d, --depth N            queue depth, 1..4096 (default 128)\n"
+	  "  -u, --uring_comp 0|1     URING_CMD_COMP_IN_TASK\n"
+	  "  -g, --need_get_data 0|1  NEED_GET_DATA\n"
+	  "  -r, --user_recovery 0|1  keep the device when the daemon dies\n"
+	  "  -i, --user_recovery_reissue 0|1, -e, --user_recovery_fail_io 0|1\n"
+	  "  -z, --zerocopy           zero copy (Linux 6.15+; null and loop)\n"
+	  "      --usercopy           user copy (Linux 6.5+)\n"
+	  "  -b, --batch-io           batch I/O commands (Linux 7.0+)\n"
+	  "      --nthreads N --per_io_tasks   threads that share queues (6.16+)\n"
+	  "      --unprivileged       a device its owner may use (Linux 6.3+)\n"
+	  "      --max_io_buf_bytes N largest request (default 512K)\n"
+	  "      --logical_block_size N   512, 1024, 2048 or 4096\n"
+	  "      --foreground         serve in this process\n"
+	  "      --trace-marker       annotate ftrace's trace_marker\n"
+	  "  -v, --debug_mask N       log every request to kmsg\n"
+	  "Targets:\n"
+	  "  null  [-s SIZE]          (default 250G)\n"
+	  "  mem   -s SIZE            RAM disk, memory used only when written\n"
+	  "  loop  -f FILE [--buffered_io] [-s SIZE]\n"
+	  "  fault [-s SIZE] [--fault SPEC]   testing aid, see README\n"
+	  "SIZE: decimal bytes with an optional K, M, G or T (powers of 1024).\n" },
+	{ "del", cmd_del, "-n ID [-n ID]... | -a [--async]",
+	  "Stop devices, wait for their daemons, delete them.\n"
+	  "  -n, --number ID   the device (repeat for several)\n"
+	  "  -a, --all         every device\n"
+	  "      --async       DEL_DEV_ASYNC: do not wait for the last opener\n" },
+	{ "list", cmd_list, "[-n ID] [-v]",
+	  "Show devices as ublksrv does; -v prints one JSON array.\n" },
+	{ "recover", cmd_recover, "-n ID [--foreground] [-v]",
+	  "Start a new daemon for a -r 1 device whose daemon died or was quiesced.\n" },
+	{ "stop", cmd_stop, "-n ID [--safe]",
+	  "Stop serving a device (--safe: refuse while it is open; Linux 7.0+).\n" },
+	{ "quiesce", cmd_quiesce, "-n ID",
+	  "Park a -r 1 device for a daemon upgrade; `recover` resumes it.\n" },
+	{ "update_size", cmd_update_size, "-n ID -s SIZE",
+	  "Change a device's size (mem: up to 4 times its size; loop: grows the file).\n" },
+	{ "dump", cmd_dump, "-n ID",
+	  "Print what every queue and tag of the device's daemon is doing.\n" },
+	{ "features", cmd_features, "",
+	  "What the running ublk driver supports, and what sublk uses.\n" },
+	{ "help", cmd_help, "[COMMAND]", "This list, or one command's help.\n" },
+	{ "version", cmd_version, "", "Print the version.\n" },
+};
+
+#define NR_COMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static const struct cli_cmd *find_cmd(const char *name)
 {
-	va_list ap;
+	unsigned i;
 
-	fflush(stdout);
-	fputs("sublk: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(1);
-}
-
-int cli_ctrl_open(struct ublk_ctrl *c)
-{
-	int ret = ublk_ctrl_open(c);
-
-	if (ret == -ENOENT)
-		die("%s not found: the ublk_drv module is not loaded "
-		    "(run 'modprobe ublk_drv' as root)", UBLK_CONTROL_PATH);
-	if (ret == -EACCES || ret == -EPERM)
-		die("permission denied opening %s (run as root)",
-		    UBLK_CONTROL_PATH);
-	if (ret < 0)
-		die("cannot open %s: %s", UBLK_CONTROL_PATH, strerror(-ret));
-	if (getenv("SUBLK_LEGACY_CMDS"))
-		ublk_ctrl_use_legacy(c);
-	return 0;
+	for (i = 0; i < NR_COMMANDS; i++)
+		if (!strcmp(commands[i].name, name))
+			return &commands[i];
+	return NULL;
 }
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-"usage: sublk COMMAND [OPTIONS]\n"
-"\n"
-"  add -t TYPE [-n ID] [-q NR_QUEUES] [-d DEPTH] [-u 0|1] [-g 0|1]\n"
-"      [-r 0|1] [-i 0|1] [-e 0|1] [--max_io_buf_bytes N] [--foreground]\n"
-"      [--debug_mask N | -v] [--logical_block_size N] [--trace-marker]\n"
-"      [-z|--zerocopy | --usercopy] [--unprivileged]\n"
-"      [-b|--batch-io] [--nthreads N --per_io_tasks] [TARGET OPTIONS]\n"
-"        TYPE null:  [-s SIZE]            (default 250G)\n"
-"        TYPE mem:   -s SIZE              RAM disk, memory used only when written\n"
-"        TYPE loop:  -f FILE [--buffered_io] [-s SIZE]\n"
-"        TYPE fault: [-s SIZE] [--fault SPEC]  testing aid, see README\n"
-"  del -n ID | -a [--async]\n"
-"  recover -n ID [--foreground]   restart the daemon of a -r 1 device\n"
-"  stop -n ID [--safe]            stop serving (--safe: refuse while open)\n"
-"  quiesce -n ID                  park the device for a daemon upgrade\n"
-"  update_size -n ID -s BYTES     grow a mem or loop device\n"
-"  dump -n ID                     what every queue and tag is doing (SIGUSR1)\n"
-"  list [-n ID] [-v]\n"
-"  features\n"
-"  help, --version\n"
-"\n"
-"Run directory: $SUBLK_RUN_DIR or /run/sublk.\n");
+	unsigned i;
+
+	fprintf(f, "usage: sublk COMMAND [OPTIONS]   (sublk COMMAND --help)\n\n");
+	for (i = 0; i < NR_COMMANDS; i++)
+		fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].usage);
+	fprintf(f, "\nRun directory: $SUBLK_RUN_DIR or /run/sublk.\n");
+}
+
+static int cmd_version(int argc, char **argv)
+{
+	if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")))
+		cli_help();
+	if (argc > 1)
+		die_usage("unexpected argument '%s'", argv[1]);
+	printf("sublk %s\n", SUBLK_VERSION);
+	return 0;
+}
+
+static int cmd_help(int argc, char **argv)
+{
+	const struct cli_cmd *c;
+
+	if (argc < 2) {
+		usage(stdout);
+		return 0;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))
+		cli_help();
+	c = find_cmd(argv[1]);
+	if (!c)
+		die("no command '%s'", argv[1]);
+	cli_set_cmd(c);
+	cli_help();
 }
 
 int main(int argc, char **argv)
 {
-	const char *cmd = argc > 1 ? argv[1] : "help";
+	const struct cli_cmd *c;
+	const char *name;
 
-	if (!strcmp(cmd, "add"))
-		return cmd_add(argc - 1, argv + 1);
-	if (!strcmp(cmd, "del"))
-		return cmd_del(argc - 1, argv + 1);
-	if (!strcmp(cmd, "list"))
-		return cmd_list(argc - 1, argv + 1);
-	if (!strcmp(cmd, "recover"))
-		return cmd_recover(argc - 1, argv + 1);
-	if (!strcmp(cmd, "dump"))
-		return cmd_dump(argc - 1, argv + 1);
-	if (!strcmp(cmd, "stop"))
-		return cmd_stop(argc - 1, argv + 1);
-	if (!strcmp(cmd, "quiesce"))
-		return cmd_quiesce(argc - 1, argv + 1);
-	if (!strcmp(cmd, "update_size"))
-		return cmd_update_size(argc - 1, argv + 1);
-	if (!strcmp(cmd, "features"))
-		return cmd_features(argc - 1, argv + 1);
-	if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
-		printf("sublk %s\n", SUBLK_VERSION);
-		return 0;
+	if (argc < 2) {
+		usage(stderr);
+		return 1;
 	}
-	if (!strcmp(cmd, "help") || !strcmp(cmd, "-h") || !strcmp(cmd, "--help")) {
-		usage(stdout);
-		return 0;
+	name = argv[1];
+	cli_env_load();
+	if (!strcmp(name, "--version") || !strcmp(name, "-V"))
+		name = "version";
+	if (!strcmp(name, "--help") || !strcmp(name, "-h"))
+		name = "help";
+	c = find_cmd(name);
+	if (!c) {
+		fprintf(stderr, "sublk: unknown command '%s'\n", name);
+		usage(stderr);
+		return 1;
 	}
-	fprintf(stderr, "sublk: unknown command '%s'\n", cmd);
-	usage(stderr);
-	return 1;
+	cli_set_cmd(c);
+	optind = 0;	/* a full getopt reset, for glibc and musl alike */
+	return c->fn(argc - 1, argv + 1);
 }

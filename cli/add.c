@@ -29,7 +29,7 @@ static void check_features(const struct ublk_ctrl *c, uint64_t flags)
 	if (!missing)
 		return;
 	bit = (unsigned)__builtin_ctzll(missing);
-	die("add: this kernel's ublk driver lacks %s (needs Linux %s or newer)",
+	die("this kernel's ublk driver lacks %s (needs Linux %s or newer)",
 	    ublk_feature_name(bit) ? ublk_feature_name(bit) : "an unknown feature",
 	    ublk_feature_since(bit));
 }
@@ -38,7 +38,6 @@ static void check_features(const struct ublk_ctrl *c, uint64_t flags)
 static void __attribute__((noreturn)) daemon_child(struct add_opts *o,
 						   struct backend *b, int wfd)
 {
-	char path[4200];
 	int fd;
 
 	setsid();
@@ -57,8 +56,8 @@ static void __attribute__((noreturn)) daemon_child(struct add_opts *o,
 	if (fd >= 0) {
 		log_set_sink(LOG_SINK_KMSG, fd);
 	} else {
-		snprintf(path, sizeof(path), "%s/daemon.log", rundir());
-		fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+		fd = openat(cli_rundir(1), "daemon.log", O_WRONLY | O_CREAT |
+			    O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
 		log_set_sink(LOG_SINK_FILE, fd >= 0 ? fd : 2);
 	}
 	_exit(daemon_run(o, b, wfd));
@@ -129,7 +128,8 @@ static void cleanup_failed(pid_t child, int dev_id)
 		ublk_ctrl_stop_dev(&c, (unsigned)dev_id);
 		ublk_ctrl_del_dev(&c, (unsigned)dev_id);
 	}
-	rundir_remove((unsigned)dev_id);
+	if (cli_rundir(0) >= 0)
+		rundir_unlink(cli_rundir(0), (unsigned)dev_id);
 	ublk_ctrl_close(&c);
 }
 
@@ -141,6 +141,8 @@ static int spawn_daemon(struct add_opts *o, struct backend *b)
 	int pfd[2], dev_id = o->dev_id, ret;
 	pid_t child;
 
+	/* a run directory that cannot be used fails here, before any device */
+	cli_rundir(1);
 	if (o->foreground)
 		return daemon_run(o, b, -1);
 
@@ -157,7 +159,7 @@ static int spawn_daemon(struct add_opts *o, struct backend *b)
 		ret = ublk_dev_add(&d, &c, b, &info);
 		ublk_ctrl_close(&c);
 		if (ret < 0)
-			die("add: %s", d.err);
+			die("%s", d.err);
 		o->dev_id = dev_id = (int)d.info.dev_id;
 		o->attach = 1;
 	}
@@ -166,8 +168,7 @@ static int spawn_daemon(struct add_opts *o, struct backend *b)
 	if (pipe2(pfd, O_CLOEXEC) < 0 || (child = fork()) < 0) {
 		ret = errno;
 		cleanup_failed(-1, o->recover ? -1 : dev_id);
-		die("%s: cannot start the daemon: %s",
-		    o->recover ? "recover" : "add", strerror(ret));
+		die("cannot start the daemon: %s", strerror(ret));
 	}
 	if (child == 0) {
 		close(pfd[0]);
@@ -182,13 +183,12 @@ static int spawn_daemon(struct add_opts *o, struct backend *b)
 	if (ret < 0) {
 		/* a failed recovery keeps the device for another try */
 		cleanup_failed(child, o->recover ? -1 : dev_id);
-		die("%s: %s", o->recover ? "recover" : "add", why);
+		die("%s", why);
 	}
 
-	if (cli_ctrl_open(&c) == 0) {
-		cli_list_dev(&c, (unsigned)dev_id, 0);
-		ublk_ctrl_close(&c);
-	}
+	cli_ctrl_open(&c);
+	cli_list_dev(&c, (unsigned)dev_id, 0);
+	ublk_ctrl_close(&c);
 	return 0;
 }
 
@@ -196,6 +196,7 @@ static void open_backend(struct backend *b, const struct add_opts *o)
 {
 	int ret;
 
+	memset(b, 0, sizeof(*b));
 	b->fd = -1;
 	b->ops = backend_find(o->conf.type);
 	if (!b->ops)
@@ -206,17 +207,42 @@ static void open_backend(struct backend *b, const struct add_opts *o)
 		die("%s", b->err[0] ? b->err : strerror(-ret));
 }
 
+/* The daemon runs in /: a relative backing file is made absolute here. */
+static void absolute_file(struct add_opts *o)
+{
+	char *abs;
+
+	if (!o->conf.file || o->conf.file[0] == '/')
+		return;
+	abs = realpath(o->conf.file, NULL);
+	if (!abs)	/* the backend's open names the problem */
+		return;
+	if (strlen(abs) >= sizeof(o->file_buf))
+		die("file name too long: %s", abs);
+	strcpy(o->file_buf, abs);
+	o->conf.file = o->file_buf;
+	free(abs);
+}
+
 int cmd_add(int argc, char **argv)
 {
 	struct backend b;
 	struct add_opts o;
 	struct ublk_ctrl c;
 	char why[320];
+	int ret;
 
-	if (opts_parse_add(argc, argv, &o, why, sizeof(why)) < 0)
-		die("%s", why);
+	ret = opts_parse_add(argc, argv, &o, why, sizeof(why));
+	if (ret > 0)
+		cli_help();
+	if (ret < 0)
+		die_usage("%s", why);
 	if (o.debug)
 		log_level = LOG_DEBUG;
+	if (o.queues_asked > o.nr_queues)
+		warn("-q %u: this machine has %u CPUs, so %u queues (one per CPU at most)",
+		     o.queues_asked, o.nr_queues, o.nr_queues);
+	absolute_file(&o);
 
 	/* the driver first: its absence is the likeliest problem */
 	cli_ctrl_open(&c);
@@ -226,7 +252,7 @@ int cmd_add(int argc, char **argv)
 		o.flags |= UBLK_F_QUIESCE;
 	/* zero copy registers buffers itself where the kernel can (6.16) */
 	if ((o.flags & UBLK_F_SUPPORT_ZERO_COPY) &&
-	    (c.features & UBLK_F_AUTO_BUF_REG) && !getenv("SUBLK_NO_AUTO_BUF_REG"))
+	    (c.features & UBLK_F_AUTO_BUF_REG) && !cli_env()->no_auto_buf_reg)
 		o.flags |= UBLK_F_AUTO_BUF_REG;
 	ublk_ctrl_close(&c);
 
@@ -234,56 +260,75 @@ int cmd_add(int argc, char **argv)
 	if ((o.flags & UBLK_F_SUPPORT_ZERO_COPY) && !b.zero_copy) {
 		if (b.ops->close)
 			b.ops->close(&b);
-		die("add: the %s backend needs the data in memory: zero copy (-z) works with null and loop",
+		die("the %s backend needs the data in memory: zero copy (-z) works with null and loop",
 		    b.ops->name);
 	}
 	return spawn_daemon(&o, &b);
 }
 
+static unsigned parse_recover(int argc, char **argv, int *foreground,
+			      int *debug)
+{
+	static const struct option longopts[] = {
+		{ "number", 1, NULL, 'n' },
+		{ "foreground", 0, NULL, 'F' },
+		{ "verbose", 0, NULL, 'v' },
+		{ "help", 0, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	long id = -1;
+	int c;
+
+	while ((c = cli_getopt(argc, argv, ":n:vh", longopts)) != -1) {
+		if (c == 'n')
+			id = (long)cli_dev_id(optarg);
+		else if (c == 'F')
+			*foreground = 1;
+		else if (c == 'v')
+			*debug = 1;
+	}
+	cli_no_args(argc, argv);
+	if (id < 0)
+		die_usage("-n ID is required");
+	return (unsigned)id;
+}
+
 int cmd_recover(int argc, char **argv)
 {
 	struct ublksrv_ctrl_dev_info info;
+	struct run_state s;
 	struct backend b;
 	struct add_opts o;
 	struct ublk_ctrl c;
-	unsigned long id;
-	int i, foreground = 0, debug = 0;
-	long have = -1;
-	pid_t pid;
+	int foreground = 0, debug = 0, pidfd;
+	char why[320];
+	unsigned id;
 
-	for (i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "-n") && i + 1 < argc) {
-			if (opts_parse_uint(argv[++i], UBLK_MAX_UBLKS - 1, &id) < 0)
-				die("recover: bad device id '%s'", argv[i]);
-			have = (long)id;
-		} else if (!strcmp(argv[i], "--foreground")) {
-			foreground = 1;
-		} else if (!strcmp(argv[i], "-v")) {
-			debug = 1;
-		} else {
-			die("usage: sublk recover -n ID [--foreground] [-v]");
-		}
-	}
-	if (have < 0)
-		die("usage: sublk recover -n ID [--foreground] [-v]");
-	id = (unsigned long)have;
-
+	id = parse_recover(argc, argv, &foreground, &debug);
 	cli_ctrl_open(&c);
-	if (ublk_ctrl_get_info(&c, (unsigned)id, &info) < 0)
-		die("recover: device %lu does not exist", id);
+	cli_get_info(&c, id, &info);
 	ublk_ctrl_close(&c);
 	if (!(info.flags & UBLK_F_USER_RECOVERY))
-		die("recover: device %lu was not added with user recovery (-r 1)", id);
-	pid = rundir_pid((unsigned)id);
-	if (pid > 0 && pid_alive(pid) && info.state == UBLK_S_DEV_LIVE)
-		die("recover: device %lu is LIVE, served by pid %d", id, (int)pid);
-	if (rundir_load_opts((unsigned)id, &o) < 0)
-		die("recover: no saved settings for device %lu in %s", id, rundir());
+		die("device %u was not added with user recovery (-r 1)", id);
+	pidfd = cli_daemon_pidfd(id, info.ublksrv_pid);
+	if (pidfd >= 0 && info.state == UBLK_S_DEV_LIVE)
+		die("device %u is LIVE, served by pid %d", id, (int)info.ublksrv_pid);
+	if (pidfd >= 0)
+		close(pidfd);
+	if (cli_state_load(id, &s) < 0)
+		die("no saved settings for device %u in %s", id, cli_env()->run_dir);
+	if (s.dev_id != id)
+		die("the run state of device %u names device %u", id, s.dev_id);
+	if (opts_from_state(&s, &o, why, sizeof(why)) < 0)
+		die("device %u: %s", id, why);
+	o.conf.size = s.size;	/* update_size may have changed it */
+	o.dev_id = (int)id;
 	o.recover = 1;
 	o.foreground = foreground;
 	o.debug = debug;
 	if (debug)
 		log_level = LOG_DEBUG;
 	open_backend(&b, &o);
+	/* o points into s (the file name, the fault spec): s lives on */
 	return spawn_daemon(&o, &b);
 }

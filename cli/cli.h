@@ -1,17 +1,97 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The command line: one file per command, die-style helpers only here.
+ * Every message is one line, "sublk: CMD: what went wrong".
  */
 #ifndef SUBLK_CLI_H
 #define SUBLK_CLI_H
 
+#include <getopt.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
 #include "../ublk/ublk.h"
+#include "runstate.h"
 
-/* Everything `add` (and `recover`, from the saved copy) needs. */
+/* ---- the command table (main.c) and the helpers every command uses ---- */
+
+struct cli_cmd {
+	const char *name;
+	int (*fn)(int argc, char **argv);	/* argv[0] is the name */
+	const char *usage;			/* after "sublk NAME " */
+	const char *help;			/* the rest of --help */
+};
+
+/* The environment, read once at start (cli_env_load). */
+struct cli_env {
+	const char *run_dir;	/* SUBLK_RUN_DIR, or /run/sublk */
+	int legacy_cmds;	/* SUBLK_LEGACY_CMDS: raw command numbers */
+	int no_auto_buf_reg;	/* SUBLK_NO_AUTO_BUF_REG: -z registers by hand */
+	/* test and benchmark switches, handed to the daemon's device */
+	int test_no_commit;	/* SUBLK_TEST_NO_COMMIT */
+	const char *test_die_at;	/* SUBLK_TEST_DIE_AT */
+	int bench_plain_ring;	/* SUBLK_BENCH_PLAIN_RING */
+	int bench_no_ring_fd;	/* SUBLK_BENCH_NO_RING_FD */
+};
+
+void cli_env_load(void);
+const struct cli_env *cli_env(void);
+
+/* The running command (set by main) and its table entry, for messages. */
+void cli_set_cmd(const struct cli_cmd *cmd);
+const char *cli_cmd_name(void);
+
+void die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
+void warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* "sublk: CMD: ..." on stderr, exit 2 with the usage line. */
+void die_usage(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
+/* Print the command's usage and help to stdout; exit 0. */
+void cli_help(void) __attribute__((noreturn));
+
+/*
+ * getopt_long for every command: "--help" and "-h" print the help and
+ * exit; an unknown option or a missing value dies with the usage.
+ * Returns the option, or -1 at the end of the options.
+ */
+int cli_getopt(int argc, char **argv, const char *shortopts,
+	       const struct option *longopts);
+/* Die unless every argument was an option. */
+void cli_no_args(int argc, char **argv);
+
+/* Decimal only, range-checked; @what names the value in the message. */
+unsigned long cli_uint(const char *s, unsigned long min, unsigned long max,
+		       const char *what);
+unsigned cli_dev_id(const char *s);
+
+/* Open the control device, saying why when it cannot be. */
+void cli_ctrl_open(struct ublk_ctrl *c);
+/* GET_DEV_INFO that dies, naming the device, unless it exists. */
+void cli_get_info(struct ublk_ctrl *c, unsigned id,
+		  struct ublksrv_ctrl_dev_info *info);
+/* Ids of existing devices (from sysfs), ascending, malloc'd; the count. */
+int cli_dev_ids(unsigned **ids);
+
+/* The run directory as an fd (-1 when it does not exist and !create). */
+int cli_rundir(int create);
+/* The saved state of device @id; 0, or -errno (-ENOENT: none). */
+int cli_state_load(unsigned id, struct run_state *s);
+/*
+ * A pidfd on device @id's daemon, only if it is provably ours: the kernel's
+ * or the saved pid, with the saved start time, holding /dev/ublkcN open.
+ * -1 otherwise: then nothing may be sent to that pid.
+ */
+int cli_daemon_pidfd(unsigned id, pid_t pid);
+int cli_pidfd_signal(int pidfd, int sig);
+/* Wait up to @ms for the process behind @pidfd to exit; 1 if it did. */
+int cli_pidfd_wait(int pidfd, int ms);
+
+/* @s as a JSON string, quotes included. */
+void cli_json_str(const char *s);
+
+/* ---- add and recover ---- */
+
+/* Everything `add` (and `recover`, from the saved options) needs. */
 struct add_opts {
 	struct backend_conf conf;
 	int dev_id;			/* -1: the kernel picks */
@@ -26,8 +106,9 @@ struct add_opts {
 	int recover;			/* recover dev_id instead of adding */
 	int attach;			/* serve dev_id, which the caller added */
 	int trace;			/* --trace-marker */
+	unsigned queues_asked;		/* -q before clamping to the CPUs */
 	char file_buf[4096];		/* conf.file points here once parsed */
-	char fault_buf[256];		/* conf.fault, when loaded for recover */
+	char fault_buf[256];		/* conf.fault */
 };
 
 /* Parse `add` arguments (argv[0] is "add"); on error a one-line reason. */
@@ -35,33 +116,25 @@ int opts_parse_add(int argc, char **argv, struct add_opts *o,
 		   char *err, size_t errlen);
 /* The ADD_DEV request the options describe (dev_id -1: any). */
 void opts_dev_info(const struct add_opts *o, struct ublksrv_ctrl_dev_info *info);
-/* "4096", "512K", "2M", "1G", "1T" (powers of 1024). */
+/*
+ * The options as a canonical `add` argument list that opts_parse_add
+ * reads back to the same settings; strings point into @o.  Returns the
+ * count, or -E2BIG when more than @max would be needed.
+ */
+int opts_to_args(const struct add_opts *o, char bufs[8][24], char **args,
+		 int max);
+/* The options saved in @s, checked as a command line would be. */
+int opts_from_state(const struct run_state *s, struct add_opts *o,
+		    char *err, size_t errlen);
+/* "4096", "512K", "2M", "1G", "1T" (powers of 1024); decimal only. */
 int opts_parse_size(const char *s, uint64_t *out);
 int opts_parse_uint(const char *s, unsigned long max, unsigned long *out);
-
-/* Run directory: $SUBLK_RUN_DIR or /run/sublk. */
-const char *rundir(void);
-int rundir_save(const struct add_opts *o, unsigned id, pid_t pid,
-		const struct ublk_dev *d);
-pid_t rundir_pid(unsigned id);
-/* The saved line that starts with @key ("target", "queue 0", ...). */
-int rundir_get(unsigned id, const char *key, char *buf, size_t len);
-int rundir_load_opts(unsigned id, struct add_opts *o);
-int rundir_set_size(unsigned id, uint64_t size);
-void rundir_remove(unsigned id);
-int pid_alive(pid_t pid);
-
-/* Open the control device, with a helpful message when ublk_drv is missing. */
-int cli_ctrl_open(struct ublk_ctrl *c);
-/* Print one device as ublksrv's list does; verbose prints JSON. */
-int cli_list_dev(struct ublk_ctrl *c, unsigned id, int verbose);
-/* Ids of existing devices (from sysfs), ascending; returns the count. */
-int cli_dev_ids(unsigned *ids, int max);
 
 /* Bring a device up and serve it; reports on @status_fd (-1: none). */
 int daemon_run(struct add_opts *o, struct backend *b, int status_fd);
 
-void die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
+/* Print one device as ublksrv's list does; verbose prints a JSON object. */
+int cli_list_dev(struct ublk_ctrl *c, unsigned id, int verbose);
 
 int cmd_add(int argc, char **argv);
 int cmd_del(int argc, char **argv);

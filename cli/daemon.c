@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/mman.h>
 #include <sys/signalfd.h>
 
 #include "cli.h"
@@ -57,24 +58,88 @@ static int signals_block(sigset_t *set)
 /* SIGUSR1: what every queue and tag is doing, to RUNDIR/N.dump. */
 static void daemon_dump(const struct ublk_dev *d)
 {
-	char path[4200], tmp[4300];
-	int fd;
+	char name[32], *buf = NULL;
+	off_t len;
+	int fd, ret = -ENOMEM;
 
-	snprintf(path, sizeof(path), "%s/%u.dump", rundir(), d->info.dev_id);
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	snprintf(name, sizeof(name), "%u.dump", d->info.dev_id);
+	fd = memfd_create("sublk-dump", MFD_CLOEXEC);
 	if (fd < 0) {
-		log_err("dev %u: cannot write %s: %s", d->info.dev_id, tmp,
-			strerror(errno));
+		log_err("dev %u: dump: memfd: %s", d->info.dev_id, strerror(errno));
 		return;
 	}
 	ublk_dev_dump(d, fd);
+	len = lseek(fd, 0, SEEK_CUR);
+	if (len > 0 && (buf = malloc((size_t)len)) &&
+	    pread(fd, buf, (size_t)len, 0) == len)
+		ret = rundir_write(cli_rundir(1), name, buf, (size_t)len);
+	free(buf);
 	close(fd);
-	if (rename(tmp, path) < 0)
-		log_err("dev %u: cannot rename %s: %s", d->info.dev_id, tmp,
-			strerror(errno));
+	if (ret < 0)
+		log_err("dev %u: cannot write %s/%s: %s", d->info.dev_id,
+			cli_env()->run_dir, name, strerror(-ret));
 	else
-		log_info("dev %u: state dumped to %s", d->info.dev_id, path);
+		log_info("dev %u: state dumped to %s/%s", d->info.dev_id,
+			 cli_env()->run_dir, name);
+}
+
+/* How the requests' data moves, for list. */
+static const char *data_path_name(uint64_t flags)
+{
+	if (flags & UBLK_F_AUTO_BUF_REG)
+		return "zero copy (auto buffer registration)";
+	if (flags & UBLK_F_SUPPORT_ZERO_COPY)
+		return "zero copy";
+	if (flags & UBLK_F_USER_COPY)
+		return "user copy";
+	return "copy";
+}
+
+/* Save what list, del and recover need: only once the device is LIVE. */
+static int daemon_save(const struct add_opts *o, const struct ublk_dev *d)
+{
+	const struct backend *b = d->backend;
+	char bufs[8][24], json[30000] = "", target[30100];
+	struct run_state s;
+	unsigned i;
+	int n, ret;
+
+	memset(&s, 0, sizeof(s));
+	s.dev_id = d->info.dev_id;
+	s.pid = (int)getpid();
+	ret = proc_start_time(s.pid, &s.pid_start);
+	if (ret < 0)
+		return ret;
+	s.size = b->size;
+	s.max_size = b->max_size ? b->max_size : b->size;
+	n = opts_to_args(o, bufs, s.args, RS_MAX_ARGS);
+	if (n < 0)
+		return n;
+	s.nr_args = (unsigned)n;
+	if (b->ops->json && b->ops->json(b, json, sizeof(json)) < 0)
+		return -ENAMETOOLONG;
+	n = snprintf(target, sizeof(target), "{\"dev_size\":%llu,\"name\":\"%s\"%s%s}",
+		     (unsigned long long)b->size, b->ops->name,
+		     json[0] ? "," : "", json);
+	if (n < 0 || n >= (int)sizeof(target))
+		return -ENAMETOOLONG;
+	s.target = target;
+	s.data_path = (char *)data_path_name(d->info.flags);
+	s.nr_queues = d->info.nr_hw_queues;
+	s.queues = calloc(s.nr_queues, sizeof(*s.queues));
+	if (!s.queues)
+		return -ENOMEM;
+	for (i = 0; i < s.nr_queues; i++) {
+		unsigned cpu;
+
+		s.queues[i].tid = (int)ublk_dev_queue_tid(d, i);
+		for (cpu = 0; cpu < 1024 && cpu < CPU_SETSIZE; cpu++)
+			if (CPU_ISSET(cpu, &d->queues[i].cpus))
+				s.queues[i].cpus[cpu / 64] |= 1ULL << (cpu % 64);
+	}
+	ret = rs_save(cli_rundir(1), &s);
+	free(s.queues);
+	return ret;
 }
 
 /* --trace-marker: ftrace's marker file, wherever tracefs is mounted. */
@@ -194,7 +259,7 @@ int daemon_run(struct add_opts *o, struct backend *b, int status_fd)
 			    UBLK_CONTROL_PATH, strerror(-ret));
 		return 1;
 	}
-	if (getenv("SUBLK_LEGACY_CMDS"))
+	if (cli_env()->legacy_cmds)
 		ublk_ctrl_use_legacy(&c);
 	ret = signals_block(&set);
 	if (ret == 0) {
@@ -219,7 +284,7 @@ int daemon_run(struct add_opts *o, struct backend *b, int status_fd)
 	}
 	status_send(status_fd, "id %u", d.info.dev_id);
 	ublk_test_die_point("after_add");
-	d.no_commit = getenv("SUBLK_TEST_NO_COMMIT") != NULL;
+	d.no_commit = cli_env()->test_no_commit;
 	d.nr_threads = o->nr_threads;
 	d.per_io = o->per_io;
 	if (o->trace) {
@@ -243,10 +308,10 @@ int daemon_run(struct add_opts *o, struct backend *b, int status_fd)
 	if (ret < 0)
 		goto err_dev;
 
-	ret = rundir_save(o, d.info.dev_id, getpid(), &d);
+	ret = daemon_save(o, &d);
 	if (ret < 0)
-		log_warn("dev %u: cannot write %s: %s", d.info.dev_id, rundir(),
-			 strerror(-ret));
+		log_warn("dev %u: cannot save its state in %s: %s", d.info.dev_id,
+			 cli_env()->run_dir, strerror(-ret));
 	log_info("dev %u: %s, %u queues of depth %u, %s backend, %llu bytes",
 		 d.info.dev_id, o->recover ? "recovered" : "LIVE",
 		 d.info.nr_hw_queues, d.info.queue_depth,
@@ -275,7 +340,7 @@ int daemon_run(struct add_opts *o, struct backend *b, int status_fd)
 	/* a quiesced device waits for `recover`, which needs the settings */
 	state = dev_state(&c, d.info.dev_id);
 	if (state < 0 || state == UBLK_S_DEV_DEAD)
-		rundir_remove(d.info.dev_id);
+		rundir_unlink(cli_rundir(1), d.info.dev_id);
 	log_info("dev %u: daemon exits (device %s)", d.info.dev_id,
 		 state < 0 ? "deleted" : ublk_state_name((unsigned)state));
 	if (d.trace_fd >= 0)

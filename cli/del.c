@@ -1,13 +1,14 @@
 // SPDX-License-Identifier: MIT
 /*
  * sublk del: STOP_DEV (every fetch is aborted, so the daemon's queues end
- * and it exits), wait for the daemon, then DEL_DEV.  With -a all devices
- * are stopped first and deleted after, so they go down together.
+ * and it exits), wait for the daemon, then DEL_DEV.  Several devices are
+ * stopped first and deleted after, so they go down together.  A device
+ * that fails does not stop the others; the exit status says one failed.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -15,53 +16,96 @@
 
 #define DAEMON_EXIT_WAIT_MS	10000
 
-static pid_t del_stop(struct ublk_ctrl *c, unsigned id)
+struct del_dev {
+	unsigned id;
+	int unpriv;		/* its commands carry /dev/ublkcN */
+	int pidfd;		/* its daemon, proven ours; -1: none to wait for */
+	int failed;
+};
+
+/* Commands on device @d: the control ring must know if it is unprivileged. */
+static void del_target(struct ublk_ctrl *c, const struct del_dev *d)
+{
+	c->unpriv_id = d->unpriv ? (int)d->id : -1;
+}
+
+static void del_stop(struct ublk_ctrl *c, struct del_dev *d, int all)
 {
 	struct ublksrv_ctrl_dev_info info;
-	pid_t pid;
 	int ret;
 
-	ret = ublk_ctrl_get_info(c, id, &info);
-	if (ret < 0)
-		return ret;
-	pid = info.ublksrv_pid > 0 ? info.ublksrv_pid : rundir_pid(id);
-	ret = ublk_ctrl_stop_dev(c, id);
-	if (ret < 0)
-		fprintf(stderr, "sublk: del: dev %u: STOP_DEV: %s\n", id,
-			strerror(-ret));
-	return pid > 0 ? pid : 0;
+	d->pidfd = -1;
+	ret = ublk_ctrl_get_info(c, d->id, &info);
+	if (ret < 0) {
+		/* with -a, a device that vanished meanwhile is simply gone */
+		d->failed = !(all && (ret == -ENOENT || ret == -ENODEV));
+		if (ret == -ENOENT || ret == -ENODEV) {
+			if (!all)
+				warn("device %u does not exist", d->id);
+		} else if (ret == -EPERM || ret == -EACCES)
+			warn("device %u: permission denied (another user's device?)", d->id);
+		else
+			warn("device %u: GET_DEV_INFO: %s", d->id, strerror(-ret));
+		return;
+	}
+	d->unpriv = !!(info.flags & UBLK_F_UNPRIVILEGED_DEV);
+	d->pidfd = cli_daemon_pidfd(d->id, info.ublksrv_pid);
+	del_target(c, d);
+	ret = ublk_ctrl_stop_dev(c, d->id);
+	if (ret < 0) {
+		warn("device %u: STOP_DEV: %s", d->id, strerror(-ret));
+		d->failed = 1;
+	}
 }
 
 /* The daemon exits once its queues end; one that hangs is killed. */
-static void del_wait_daemon(unsigned id, pid_t pid)
+static void del_wait_daemon(struct del_dev *d)
 {
-	int ms;
-
-	if (pid <= 0)
+	if (d->pidfd < 0 || cli_pidfd_wait(d->pidfd, DAEMON_EXIT_WAIT_MS))
 		return;
-	for (ms = 0; ms < DAEMON_EXIT_WAIT_MS && pid_alive(pid); ms += 20)
-		usleep(20000);
-	if (!pid_alive(pid))
-		return;
-	fprintf(stderr, "sublk: del: dev %u: daemon %d did not exit; killing it\n",
-		id, (int)pid);
-	kill(pid, SIGKILL);
-	for (ms = 0; ms < 5000 && pid_alive(pid); ms += 20)
-		usleep(20000);
+	warn("device %u: its daemon did not exit; killing it", d->id);
+	cli_pidfd_signal(d->pidfd, SIGKILL);
+	cli_pidfd_wait(d->pidfd, 5000);
 }
 
-static int del_finish(struct ublk_ctrl *c, unsigned id, int async)
+static void del_finish(struct ublk_ctrl *c, struct del_dev *d, int async)
 {
-	int ret = async ? ublk_ctrl_del_dev_async(c, id) : ublk_ctrl_del_dev(c, id);
+	int ret;
 
+	if (d->pidfd >= 0)
+		close(d->pidfd);
+	if (d->failed)
+		return;
+	del_target(c, d);
+	ret = async ? ublk_ctrl_del_dev_async(c, d->id) : ublk_ctrl_del_dev(c, d->id);
 	if (ret == -EOPNOTSUPP && async)
-		fprintf(stderr, "sublk: del: --async needs DEL_DEV_ASYNC (Linux 6.13 or newer)\n");
-	else if (ret < 0)
-		fprintf(stderr, "sublk: del: dev %u: DEL_DEV: %s\n", id,
-			strerror(-ret));
-	else
-		rundir_remove(id);
-	return ret;
+		warn("--async needs DEL_DEV_ASYNC (Linux 6.13 or newer)");
+	else if (ret < 0 && ret != -ENOENT && ret != -ENODEV)
+		warn("device %u: DEL_DEV: %s", d->id, strerror(-ret));
+	if (ret < 0 && ret != -ENOENT && ret != -ENODEV) {
+		d->failed = 1;
+		return;
+	}
+	if (cli_rundir(0) >= 0)
+		rundir_unlink(cli_rundir(0), d->id);
+}
+
+/* The -n ids, each once, in the order given. */
+static int add_id(struct del_dev **devs, int n, unsigned id)
+{
+	struct del_dev *nd;
+	int i;
+
+	for (i = 0; i < n; i++)
+		if ((*devs)[i].id == id)
+			return n;
+	nd = realloc(*devs, (size_t)(n + 1) * sizeof(**devs));
+	if (!nd)
+		die("out of memory");
+	memset(&nd[n], 0, sizeof(nd[n]));
+	nd[n].id = id;
+	*devs = nd;
+	return n + 1;
 }
 
 int cmd_del(int argc, char **argv)
@@ -70,50 +114,43 @@ int cmd_del(int argc, char **argv)
 		{ "number", 1, NULL, 'n' },
 		{ "all", 0, NULL, 'a' },
 		{ "async", 0, NULL, 'A' },
+		{ "help", 0, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	unsigned ids[1024];
-	pid_t pids[1024];
-	unsigned long id;
+	struct del_dev *devs = NULL;
+	unsigned *ids;
 	int all = 0, async = 0, n = 0, i, c, failed = 0;
 	struct ublk_ctrl ctrl;
 
-	optind = 0;
-	while ((c = getopt_long(argc, argv, "n:a", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'n':
-			if (opts_parse_uint(optarg, UBLK_MAX_UBLKS - 1, &id) < 0)
-				die("del: bad device id '%s'", optarg);
-			ids[n++] = (unsigned)id;
-			break;
-		case 'a':
+	while ((c = cli_getopt(argc, argv, ":n:ah", longopts)) != -1) {
+		if (c == 'n')
+			n = add_id(&devs, n, cli_dev_id(optarg));
+		else if (c == 'a')
 			all = 1;
-			break;
-		case 'A':
+		else if (c == 'A')
 			async = 1;
-			break;
-		default:
-			die("usage: sublk del -n ID | -a [--async]");
-		}
 	}
-	if (!all && !n)
-		die("usage: sublk del -n ID | -a [--async]");
+	cli_no_args(argc, argv);
+	if (all == !!n)
+		die_usage("give -n ID or -a");
 
 	cli_ctrl_open(&ctrl);
-	if (all)
-		n = cli_dev_ids(ids, 1024);
-	for (i = 0; i < n; i++) {
-		pids[i] = del_stop(&ctrl, ids[i]);
-		if (pids[i] < 0) {
-			ublk_ctrl_close(&ctrl);
-			die("del: device %u does not exist", ids[i]);
-		}
+	if (all) {
+		int nr = cli_dev_ids(&ids);
+
+		for (i = 0; i < nr; i++)
+			n = add_id(&devs, n, ids[i]);
+		free(ids);
 	}
 	for (i = 0; i < n; i++)
-		del_wait_daemon(ids[i], pids[i]);
+		del_stop(&ctrl, &devs[i], all);
 	for (i = 0; i < n; i++)
-		if (del_finish(&ctrl, ids[i], async) < 0)
-			failed = 1;
+		del_wait_daemon(&devs[i]);
+	for (i = 0; i < n; i++) {
+		del_finish(&ctrl, &devs[i], async);
+		failed |= devs[i].failed;
+	}
 	ublk_ctrl_close(&ctrl);
+	free(devs);
 	return failed;
 }

@@ -18,9 +18,16 @@
 
 int cmd_features(int argc, char **argv)
 {
+	static const struct option longopts[] = {
+		{ "help", 0, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
 	struct ublk_ctrl c;
 	unsigned bit;
 
+	while (cli_getopt(argc, argv, ":h", longopts) != -1)
+		;
+	cli_no_args(argc, argv);
 	cli_ctrl_open(&c);
 	if (!c.has_get_features)
 		printf("GET_FEATURES not supported (driver older than 6.5); "

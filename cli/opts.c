@@ -16,10 +16,10 @@ int opts_parse_uint(const char *s, unsigned long max, unsigned long *out)
 	unsigned long v;
 	char *end;
 
-	if (!s || !*s || *s == '-')
+	if (!s || *s < '0' || *s > '9')
 		return -EINVAL;
 	errno = 0;
-	v = strtoul(s, &end, 0);
+	v = strtoul(s, &end, 10);
 	if (errno || *end)
 		return -EINVAL;
 	if (v > max)
@@ -34,10 +34,10 @@ int opts_parse_size(const char *s, uint64_t *out)
 	unsigned shift = 0;
 	char *end;
 
-	if (!s || !*s || *s == '-')
+	if (!s || *s < '0' || *s > '9')
 		return -EINVAL;
 	errno = 0;
-	v = strtoull(s, &end, 0);
+	v = strtoull(s, &end, 10);
 	if (errno)
 		return -EINVAL;
 	switch (*end) {
@@ -98,6 +98,7 @@ static const struct option add_longopts[] = {
 	{ "batch-io",			0, NULL, 'b' },
 	{ "nthreads",			1, NULL, OPT_NTHREADS },
 	{ "per_io_tasks",		0, NULL, OPT_PER_IO },
+	{ "help",			0, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -132,43 +133,43 @@ static int opts_check(struct add_opts *o, char *err, size_t errlen)
 	uint64_t lbs = 1ULL << o->conf.lbs_shift;
 
 	if (!o->conf.type)
-		return opt_err("add: -t TYPE is required (one of: %s)",
+		return opt_err("-t TYPE is required (one of: %s)",
 			       backend_names());
 	if (!backend_find(o->conf.type))
-		return opt_err("add: unknown target type '%s' (one of: %s)",
+		return opt_err("unknown target type '%s' (one of: %s)",
 			       o->conf.type, backend_names());
 	if (o->conf.size % lbs)
-		return opt_err("add: size %llu is not a multiple of the %llu-byte block size",
+		return opt_err("size %llu is not a multiple of the %llu-byte block size",
 			       (unsigned long long)o->conf.size,
 			       (unsigned long long)lbs);
 	if ((o->flags & UBLK_F_UNPRIVILEGED_DEV) &&
 	    (o->flags & (UBLK_F_USER_COPY | UBLK_F_SUPPORT_ZERO_COPY | UBLK_F_USER_RECOVERY)))
-		return opt_err("add: --unprivileged devices cannot use --usercopy, --zerocopy or -r (the kernel refuses them)");
+		return opt_err("--unprivileged devices cannot use --usercopy, --zerocopy or -r (the kernel refuses them)");
 	if ((o->flags & UBLK_F_USER_COPY) && (o->flags & UBLK_F_SUPPORT_ZERO_COPY))
-		return opt_err("add: --usercopy and --zerocopy exclude each other");
+		return opt_err("--usercopy and --zerocopy exclude each other");
 	if (o->conf.fault && strcmp(o->conf.type, "fault"))
-		return opt_err("add: --fault goes with -t fault");
+		return opt_err("--fault goes with -t fault");
 	if ((o->flags & UBLK_F_USER_RECOVERY) && !strcmp(o->conf.type, "mem"))
-		return opt_err("add: a mem device's data dies with its daemon: user recovery (-r 1) cannot keep it");
+		return opt_err("a mem device's data dies with its daemon: user recovery (-r 1) cannot keep it");
 	if ((o->flags & UBLK_F_USER_RECOVERY_REISSUE) &&
 	    (o->flags & UBLK_F_USER_RECOVERY_FAIL_IO))
-		return opt_err("add: -i 1 and -e 1 cannot be combined");
+		return opt_err("-i 1 and -e 1 cannot be combined");
 	if ((o->flags & (UBLK_F_USER_RECOVERY_REISSUE | UBLK_F_USER_RECOVERY_FAIL_IO)) &&
 	    !(o->flags & UBLK_F_USER_RECOVERY))
-		return opt_err("add: -i and -e need user recovery (-r 1)");
+		return opt_err("-i and -e need user recovery (-r 1)");
 	if ((o->flags & UBLK_F_BATCH_IO) && (o->flags & UBLK_F_NEED_GET_DATA))
-		return opt_err("add: -b (batch I/O) has no get-data step: drop -g 1");
+		return opt_err("-b (batch I/O) has no get-data step: drop -g 1");
 	if ((o->flags & UBLK_F_BATCH_IO) && o->per_io)
-		return opt_err("add: -b (batch I/O) serves each queue from one thread: drop --per_io_tasks");
+		return opt_err("-b (batch I/O) serves each queue from one thread: drop --per_io_tasks");
 	if (o->per_io) {
 		if (!o->nr_threads)
 			o->nr_threads = o->nr_queues;
 		if (o->nr_threads > o->nr_queues * o->depth)
-			return opt_err("add: --nthreads %u is more than the %u tags there are to serve",
+			return opt_err("--nthreads %u is more than the %u tags there are to serve",
 				       o->nr_threads, o->nr_queues * o->depth);
 		o->flags |= UBLK_F_PER_IO_DAEMON;
 	} else if (o->nr_threads && o->nr_threads != o->nr_queues) {
-		return opt_err("add: --nthreads %u differs from the %u queues: threads that share queues need --per_io_tasks",
+		return opt_err("--nthreads %u differs from the %u queues: threads that share queues need --per_io_tasks",
 			       o->nr_threads, o->nr_queues);
 	}
 	return 0;
@@ -193,7 +194,7 @@ int opts_parse_add(int argc, char **argv, struct add_opts *o,
 
 	optind = 0;	/* full reset, for glibc and musl alike */
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":t:n:q:d:u:g:r:i:e:s:f:vzb",
+	while ((c = getopt_long(argc, argv, ":t:n:q:d:u:g:r:i:e:s:f:vzbh",
 				add_longopts, NULL)) != -1) {
 		switch (c) {
 		case 't':
@@ -201,22 +202,24 @@ int opts_parse_add(int argc, char **argv, struct add_opts *o,
 			break;
 		case 'n':
 			if (opts_parse_uint(optarg, UBLK_MAX_UBLKS - 1, &v) < 0)
-				return opt_err("add: bad device id '%s'", optarg);
+				return opt_err("bad device id '%s'", optarg);
 			o->dev_id = (int)v;
 			break;
 		case 'q':
 			if (opts_parse_uint(optarg, ~0UL, &v) < 0 || v == 0)
-				return opt_err("add: bad queue count '%s'", optarg);
-			if (v > (unsigned long)ncpu || v > UBLK_MAX_NR_QUEUES)
-				return opt_err("add: too many queues: %lu (this machine has %ld CPUs, and ublk serves at most one queue per CPU)",
-					       v, ncpu);
-			o->nr_queues = (unsigned)v;
+				return opt_err("bad queue count '%s'", optarg);
+			if (v > UBLK_MAX_NR_QUEUES)
+				return opt_err("too many queues: %lu (ublk has at most %u)",
+					       v, UBLK_MAX_NR_QUEUES);
+			/* as the kernel and ublksrv: one queue per CPU at most */
+			o->queues_asked = (unsigned)v;
+			o->nr_queues = v > (unsigned long)ncpu ? (unsigned)ncpu : (unsigned)v;
 			break;
 		case 'd':
 			if (opts_parse_uint(optarg, ~0UL, &v) < 0)
-				return opt_err("add: bad queue depth '%s'", optarg);
+				return opt_err("bad queue depth '%s'", optarg);
 			if (v < 1 || v > UBLK_MAX_QUEUE_DEPTH)
-				return opt_err("add: queue depth %lu is out of range 1..%d",
+				return opt_err("queue depth %lu is out of range 1..%d",
 					       v, UBLK_MAX_QUEUE_DEPTH);
 			o->depth = (unsigned)v;
 			break;
@@ -242,12 +245,12 @@ int opts_parse_add(int argc, char **argv, struct add_opts *o,
 			break;
 		case 's':
 			if (opts_parse_size(optarg, &size) < 0 || size == 0)
-				return opt_err("add: bad size '%s' (e.g. 512M, 4G)", optarg);
+				return opt_err("bad size '%s' (e.g. 512M, 4G)", optarg);
 			o->conf.size = size;
 			break;
 		case 'f':
 			if (strlen(optarg) >= sizeof(o->file_buf))
-				return opt_err("add: file name too long");
+				return opt_err("file name too long");
 			strcpy(o->file_buf, optarg);
 			o->conf.file = o->file_buf;
 			break;
@@ -257,7 +260,7 @@ int opts_parse_add(int argc, char **argv, struct add_opts *o,
 		case OPT_MAX_IO_BUF:
 			if (opts_parse_size(optarg, &size) < 0 || size < 4096 ||
 			    size > UBLK_MAX_IO_BUF || size % 4096)
-				return opt_err("add: --max_io_buf_bytes must be a multiple of 4096 from 4096 to %u",
+				return opt_err("--max_io_buf_bytes must be a multiple of 4096 from 4096 to %u",
 					       UBLK_MAX_IO_BUF);
 			o->max_io_buf_bytes = (unsigned)size;
 			break;
@@ -266,7 +269,7 @@ int opts_parse_add(int argc, char **argv, struct add_opts *o,
 			break;
 		case OPT_DEBUG_MASK:
 			if (opts_parse_uint(optarg, ~0UL, &v) < 0)
-				return opt_err("add: bad --debug_mask '%s'", optarg);
+				return opt_err("bad --debug_mask '%s'", optarg);
 			o->debug = v != 0;
 			break;
 		case OPT_BUFFERED_IO:
@@ -275,7 +278,7 @@ int opts_parse_add(int argc, char **argv, struct add_opts *o,
 		case OPT_LBS:
 			if (opts_parse_uint(optarg, 4096, &v) < 0 || v < 512 ||
 			    (v & (v - 1)))
-				return opt_err("add: --logical_block_size must be 512, 1024, 2048 or 4096");
+				return opt_err("--logical_block_size must be 512, 1024, 2048 or 4096");
 			o->conf.lbs_shift = (unsigned)__builtin_ctzl(v);
 			break;
 		case OPT_UNPRIV:
@@ -295,7 +298,7 @@ int opts_parse_add(int argc, char **argv, struct add_opts *o,
 			break;
 		case OPT_NTHREADS:
 			if (opts_parse_uint(optarg, UBLK_MAX_QUEUE_DEPTH, &v) < 0 || v == 0)
-				return opt_err("add: bad thread count '%s' (1..%d)",
+				return opt_err("bad thread count '%s' (1..%d)",
 					       optarg, UBLK_MAX_QUEUE_DEPTH);
 			o->nr_threads = (unsigned)v;
 			break;
@@ -303,21 +306,28 @@ int opts_parse_add(int argc, char **argv, struct add_opts *o,
 			o->per_io = 1;
 			break;
 		case OPT_FAULT:
-			o->conf.fault = optarg;
+			if (strlen(optarg) >= sizeof(o->fault_buf))
+				return opt_err("--fault spec too long");
+			strcpy(o->fault_buf, optarg);
+			o->conf.fault = o->fault_buf;
 			break;
+		case 'h':
+			return 1;
 		case ':':
-			return opt_err("add: option %s needs a value",
+			return opt_err("option '%s' needs a value",
 				       argv[optind - 1]);
 		default:
-			return opt_err("add: unknown option '%s'", argv[optind - 1]);
+			if (optopt && optopt != '?')
+				return opt_err("unknown option '-%c'", optopt);
+			return opt_err("unknown option '%s'", argv[optind - 1]);
 		}
 	}
 	if (optind < argc)
-		return opt_err("add: unexpected argument '%s'", argv[optind]);
+		return opt_err("unexpected argument '%s'", argv[optind]);
 	return opts_check(o, err, errlen);
 
 bad_switch:
-	return opt_err("add: --%s takes 0 or 1, not '%s'", opt_name(c), optarg);
+	return opt_err("--%s takes 0 or 1, not '%s'", opt_name(c), optarg);
 }
 
 void opts_dev_info(const struct add_opts *o, struct ublksrv_ctrl_dev_info *info)
@@ -328,4 +338,101 @@ void opts_dev_info(const struct add_opts *o, struct ublksrv_ctrl_dev_info *info)
 	info->max_io_buf_bytes = o->max_io_buf_bytes;
 	info->dev_id = (uint32_t)o->dev_id;
 	info->flags = o->flags;
+}
+
+/* Options that are 0|1 switches of a feature flag, as ublksrv spells them. */
+static const struct { char opt[3]; uint64_t flag; } flag_opts[] = {
+	{ "-u", UBLK_F_URING_CMD_COMP_IN_TASK },
+	{ "-g", UBLK_F_NEED_GET_DATA },
+	{ "-r", UBLK_F_USER_RECOVERY },
+	{ "-i", UBLK_F_USER_RECOVERY_REISSUE },
+	{ "-e", UBLK_F_USER_RECOVERY_FAIL_IO },
+};
+
+int opts_to_args(const struct add_opts *o, char bufs[8][24], char **args,
+		 int max)
+{
+	int n = 0, nb = 0;
+	unsigned i;
+
+#define ARG(s) do { if (n >= max) return -E2BIG; args[n++] = (char *)(s); } while (0)
+#define NUM(fmt, v) do { snprintf(bufs[nb], 24, fmt, v); ARG(bufs[nb]); nb++; } while (0)
+	ARG("-t");
+	ARG(o->conf.type);
+	ARG("-q");
+	NUM("%u", o->nr_queues);
+	ARG("-d");
+	NUM("%u", o->depth);
+	ARG("--max_io_buf_bytes");
+	NUM("%u", o->max_io_buf_bytes);
+	ARG("--logical_block_size");
+	NUM("%u", 1U << o->conf.lbs_shift);
+	if (o->conf.size) {
+		ARG("-s");
+		NUM("%llu", (unsigned long long)o->conf.size);
+	}
+	for (i = 0; i < sizeof(flag_opts) / sizeof(flag_opts[0]); i++) {
+		if (!(o->flags & flag_opts[i].flag))
+			continue;
+		ARG(flag_opts[i].opt);
+		ARG("1");
+	}
+	if (o->flags & UBLK_F_USER_COPY)
+		ARG("--usercopy");
+	if (o->flags & UBLK_F_SUPPORT_ZERO_COPY)
+		ARG("-z");
+	if (o->flags & UBLK_F_BATCH_IO)
+		ARG("-b");
+	if (o->flags & UBLK_F_UNPRIVILEGED_DEV)
+		ARG("--unprivileged");
+	if (o->per_io)
+		ARG("--per_io_tasks");
+	if (o->nr_threads) {
+		ARG("--nthreads");
+		NUM("%u", o->nr_threads);
+	}
+	if (o->conf.file) {
+		ARG("-f");
+		ARG(o->conf.file);
+	}
+	if (o->conf.buffered_io)
+		ARG("--buffered_io");
+	if (o->conf.fault) {
+		ARG("--fault");
+		ARG(o->conf.fault);
+	}
+	if (o->trace)
+		ARG("--trace-marker");
+#undef NUM
+#undef ARG
+	return n;
+}
+
+int opts_from_state(const struct run_state *s, struct add_opts *o,
+		    char *err, size_t errlen)
+{
+	char *argv[RS_MAX_ARGS + 2];
+	unsigned i;
+	int ret;
+
+	argv[0] = "add";
+	for (i = 0; i < s->nr_args && i < RS_MAX_ARGS; i++)
+		argv[i + 1] = s->args[i];
+	argv[i + 1] = NULL;
+	ret = opts_parse_add((int)i + 1, argv, o, err, errlen);
+	if (ret > 0)
+		return opt_err("saved options ask for help");
+	if (ret < 0) {
+		/* prefix the reason: it is about a file, not a command line */
+		char why[320];
+
+		snprintf(why, sizeof(why), "%s", err);
+		return opt_err("bad saved options: %s", why);
+	}
+	if (!o->conf.file && !strcmp(o->conf.type, "loop"))
+		return opt_err("bad saved options: no backing file");
+	if (o->conf.file && o->conf.file[0] != '/')
+		return opt_err("bad saved options: backing file '%s' is not absolute",
+			       o->conf.file);
+	return 0;
 }

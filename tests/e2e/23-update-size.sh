@@ -37,3 +37,33 @@ grow "$id" $((64 << 20)) $((192 << 20))
 [ "$(stat -c %s "$img")" -ge $((192 << 20)) ] || fail "backing file not grown"
 sublk_del "$id"
 echo "ok loop grown 64M -> 192M"
+
+# a relative backing file is saved as an absolute path: update_size, run
+# from another directory, grows that file and no other
+mkdir -p "$TEST_TMP/rel" "$TEST_TMP/elsewhere"
+truncate -s 64M "$TEST_TMP/rel/disk.img"
+id=$(cd "$TEST_TMP/rel" && sublk_add -t loop -f disk.img) || fail "add loop -f disk.img failed"
+"$SUBLK" list -v -n "$id" | grep -q "\"$TEST_TMP/rel/disk.img\"" ||
+	fail "list -v does not show the absolute path: $("$SUBLK" list -v -n "$id")"
+(cd "$TEST_TMP/elsewhere" && "$SUBLK" update_size -n "$id" -s 128M) || fail "update_size (relative file) failed"
+[ "$(stat -c %s "$TEST_TMP/rel/disk.img")" = $((128 << 20)) ] || fail "the backing file was not grown"
+[ ! -e "$TEST_TMP/elsewhere/disk.img" ] || fail "update_size made a new file in the current directory"
+sublk_del "$id"
+echo "ok relative backing file saved absolute"
+
+# null has no reserve: the saved limit is its size, not garbage
+id=$(sublk_add -t null -s 1G) || fail "add null failed"
+"$SUBLK" update_size -n "$id" -s 2G 2> "$TEST_TMP/err" && fail "null grew past its size"
+grep -q "1073741824 bytes at most" "$TEST_TMP/err" || fail "null: unclear error: $(cat "$TEST_TMP/err")"
+
+# the saved size changes only once the kernel accepted the new one
+pid=$(daemon_pid "$id")
+kill -9 "$pid"
+wait_pid_gone "$pid" 10 || fail "daemon survived kill -9"
+before=$(grep -o '"size":[0-9]*' "$SUBLK_RUN_DIR/$id.json")
+"$SUBLK" update_size -n "$id" -s 512M 2> "$TEST_TMP/err" && fail "update_size of a stopped device succeeded"
+cat "$TEST_TMP/err"
+after=$(grep -o '"size":[0-9]*' "$SUBLK_RUN_DIR/$id.json")
+[ "$before" = "$after" ] || fail "saved size changed from $before to $after although the resize failed"
+sublk_del "$id"
+echo "ok refused resize leaves the saved size"

@@ -4,7 +4,7 @@
 
 # dev_state ID: the state `sublk list` reports (LIVE, QUIESCED, ...).
 dev_state() {
-	"$SUBLK" list -n "$1" 2> /dev/null | sed -n 's/.* state \([A-Z_]*\)$/\1/p'
+	"$SUBLK" list -n "$1" 2> /dev/null | sed -n 's/.* state \([A-Z_]*\).*/\1/p'
 }
 
 # wait_state ID STATE [TIMEOUT_S]

@@ -126,17 +126,22 @@ sublk_add() {
 	echo "$id"
 }
 
-# daemon_pid ID: print the pid of the daemon serving device ID.
+# daemon_pid ID: print the pid of the daemon serving device ID, as the
+# kernel says (the second line of sublk list: "max rq size M daemon pid P").
 daemon_pid() {
 	local pid
-	if [ -f "$SUBLK_RUN_DIR/$1.pid" ]; then
-		pid=$(cat "$SUBLK_RUN_DIR/$1.pid")
-	else
-		pid=$("$SUBLK" list -n "$1" 2> /dev/null |
-			sed -n 's/.*daemon pid \([0-9][0-9]*\).*/\1/p' | head -n 1)
-	fi
-	[ -n "$pid" ] || { echo "no daemon pid for device $1" >&2; return 1; }
+	pid=$("$SUBLK" list -n "$1" 2> /dev/null |
+		sed -n 's/.*daemon pid \(-\{0,1\}[0-9][0-9]*\).*/\1/p' | head -n 1)
+	[ -n "$pid" ] && [ "$pid" -gt 0 ] ||
+		{ echo "no daemon pid for device $1" >&2; return 1; }
 	echo "$pid"
+}
+
+# state_pid ID: the daemon pid saved in the run directory (N.json).
+state_pid() {
+	local f=$SUBLK_RUN_DIR/$1.json
+	[ -f "$f" ] || return 1
+	grep -o '"pid":[0-9]*' "$f" | head -n 1 | cut -d: -f2
 }
 
 # forget_devices: the test deleted its devices itself (sublk del -a); the
@@ -148,10 +153,10 @@ forget_devices() {
 # _del_force ID: delete device ID; if sublk del fails or hangs for 10 s,
 # kill -9 its daemon and try again.  Returns non-zero if it stays.
 _del_force() {
-	local id=$1 pidf=$SUBLK_RUN_DIR/$1.pid
+	local id=$1 pid
 	timeout -k 1 10 "$SUBLK" del -n "$id" && return 0
 	echo "sublk del -n $id failed; killing its daemon" >&2
-	[ -f "$pidf" ] && kill -9 "$(cat "$pidf")" 2> /dev/null
+	pid=$(state_pid "$id") && kill -9 "$pid" 2> /dev/null
 	sleep 0.5
 	timeout -k 1 10 "$SUBLK" del -n "$id"
 }
@@ -315,9 +320,11 @@ _test_cleanup() {
 # only gets its I/O error once the daemon is gone.  Prints what it did.
 teardown_all() {
 	local f pid dir i dels=
-	for f in "$SUBLK_RUN_DIR"/*.pid; do
+	for f in "$SUBLK_RUN_DIR"/*.json; do
 		[ -f "$f" ] || continue
-		pid=$(cat "$f")
+		pid=$(grep -o '"pid":[0-9]*' "$f" | head -n 1 | cut -d: -f2)
+		[ -n "$pid" ] || continue
+		[ "$(cat /proc/"$pid"/comm 2> /dev/null)" = sublk ] || continue
 		echo "teardown: kill -9 sublk daemon $pid ($f)"
 		kill -9 "$pid" 2> /dev/null
 	done
@@ -352,7 +359,7 @@ teardown_all() {
 		echo 0 > "$dir/power" 2> /dev/null
 		rmdir "$dir"
 	done
-	rm -f "$SUBLK_RUN_DIR"/*.pid
+	rm -f "$SUBLK_RUN_DIR"/*.json "$SUBLK_RUN_DIR"/*.dump
 	return 0
 }
 

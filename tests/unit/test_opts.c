@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* Option parsing of `add`: ublksrv's spellings, and clear refusals. */
+#include <errno.h>
 #include <stdarg.h>
 #include <string.h>
 #include <unistd.h>
@@ -42,6 +43,23 @@ int main(void)
 	CHECK(opts_parse_size("12X", &v) < 0);
 	CHECK(opts_parse_size("-1", &v) < 0);
 	CHECK(opts_parse_size("", &v) < 0);
+	/* decimal only: 010 is ten, 0x10 is no number */
+	CHECK_EQ(opts_parse_size("010G", &v), 0);
+	CHECK_EQ(v, 10ULL << 30);
+	CHECK(opts_parse_size("0x10", &v) < 0);
+	CHECK(opts_parse_size(" 1", &v) < 0);
+	CHECK(opts_parse_size("+1", &v) < 0);
+	CHECK(opts_parse_size("17179869184T", &v) < 0);
+	{
+		unsigned long u;
+
+		CHECK_EQ(opts_parse_uint("010", 100, &u), 0);
+		CHECK_EQ(u, 10);
+		CHECK(opts_parse_uint("0x1", 100, &u) < 0);
+		CHECK(opts_parse_uint("101", 100, &u) == -ERANGE);
+		CHECK(opts_parse_uint("-1", 100, &u) < 0);
+		CHECK(opts_parse_uint("99999999999999999999999", ~0UL, &u) < 0);
+	}
 
 	/* defaults, as ublksrv */
 	CHECK_EQ(P("-t", "null"), 0);
@@ -78,6 +96,10 @@ int main(void)
 	CHECK(P("-t", "null", "-d", "4097") < 0 && strstr(err, "out of range"));
 	CHECK(P("-t", "null", "-d", "abc") < 0 && strstr(err, "bad queue depth"));
 	CHECK(P("-t", "null", "-q", "100000") < 0 && strstr(err, "too many queues"));
+	/* above the CPUs: clamped, as the kernel and ublksrv do */
+	CHECK_EQ(P("-t", "null", "-q", "4096"), 0);
+	CHECK_EQ(o.nr_queues, ncpu < 4096 ? ncpu : 4096);
+	CHECK_EQ(o.queues_asked, 4096);
 	CHECK(P("-t", "null", "-q", "0") < 0 && strstr(err, "bad queue count"));
 	CHECK(P("-t", "mem", "-s", "1000") < 0 && strstr(err, "not a multiple"));
 	CHECK(P("-t", "mem", "-s", "6144", "--logical_block_size", "4096") < 0 &&
@@ -117,6 +139,30 @@ int main(void)
 	CHECK(strstr(err, "no get-data step") != NULL);
 	CHECK(P("-t", "null", "-b", "--per_io_tasks") < 0);
 	CHECK(strstr(err, "drop --per_io_tasks") != NULL);
+
+	/* the canonical form reads back to the same settings */
+	{
+		struct add_opts o2;
+		char bufs[8][24], *args[RS_MAX_ARGS + 1];
+		int n;
+
+		CHECK_EQ(P("-t", "loop", "-f", "/a b\n\"c", "-q", "1", "-d", "64",
+			   "-r", "1", "-e", "1", "--usercopy", "--buffered_io",
+			   "--logical_block_size", "4096", "-s", "1G"), 0);
+		args[0] = "add";
+		n = opts_to_args(&o, bufs, args + 1, RS_MAX_ARGS);
+		REQUIRE(n > 0);
+		CHECK_EQ(opts_parse_add(n + 1, args, &o2, err, sizeof(err)), 0);
+		CHECK(!strcmp(o2.conf.file, "/a b\n\"c"));
+		CHECK_EQ(o2.flags, o.flags);
+		CHECK_EQ(o2.depth, 64);
+		CHECK_EQ(o2.conf.size, 1ULL << 30);
+		CHECK_EQ(o2.conf.lbs_shift, 12);
+		CHECK_EQ(o2.conf.buffered_io, 1);
+		CHECK_EQ(opts_to_args(&o, bufs, args, 3), -E2BIG);
+	}
+	/* --help is not an error */
+	CHECK_EQ(P("-t", "null", "--help"), 1);
 
 	return unit_done();
 }
