@@ -328,7 +328,8 @@ int nbd_uri_parse(const char *uri, struct nbd_addr *a, char *err,
 
 /*
  * The part of vsnprintf the nbd files need, without stdio: %s with an
- * optional precision (.N or .*), %d, %u, %x, %llu, %llx, %%.  A string's
+ * optional precision (.N or .*), %d, %u, %x, %llu, %llx (a width pads
+ * them with zeros: %016llx), %%.  A string's
  * bytes outside printable ASCII come out as '?', so nothing from the server
  * or the user can break the line.  Truncates; NUL-terminates a nonzero
  * @size.

@@ -303,7 +303,8 @@ int nbd_hs_init(struct nbd_hs *hs, const char *export_name, unsigned flags)
 	if (len > NBD_MAX_STRING)
 		return hs_fail(hs, -EINVAL, "export name of %llu bytes is longer than %u",
 			       (unsigned long long)len, NBD_MAX_STRING);
-	memcpy(hs->name, export_name, len);
+	if (len)
+		memcpy(hs->name, export_name, len);
 	hs->name_len = (uint32_t)len;
 	return 0;
 }

@@ -29,7 +29,8 @@ static void fmt_putc(struct fmt_out *o, char c)
 		o->buf[o->pos++] = c;
 }
 
-static void fmt_num(struct fmt_out *o, unsigned long long v, unsigned base)
+static void fmt_num(struct fmt_out *o, unsigned long long v, unsigned base,
+		    int width)
 {
 	char digits[24];
 	int n = 0;
@@ -38,6 +39,8 @@ static void fmt_num(struct fmt_out *o, unsigned long long v, unsigned base)
 		digits[n++] = "0123456789abcdef"[v % base];
 		v /= base;
 	} while (v);
+	for (; width > n; width--)
+		fmt_putc(o, '0');
 	while (n)
 		fmt_putc(o, digits[--n]);
 }
@@ -46,7 +49,7 @@ void nbd_vfmt(char *buf, size_t size, const char *fmt, va_list ap)
 {
 	struct fmt_out o = { buf, size, 0 };
 	const unsigned char *s;
-	int prec, ll;
+	int width, prec, ll;
 	long long d;
 
 	if (!size)
@@ -56,7 +59,8 @@ void nbd_vfmt(char *buf, size_t size, const char *fmt, va_list ap)
 			fmt_putc(&o, *fmt);
 			continue;
 		}
-		fmt++;
+		for (width = 0, fmt++; *fmt >= '0' && *fmt <= '9'; fmt++)
+			width = width * 10 + *fmt - '0';	/* zeros, for numbers */
 		prec = -1;
 		if (fmt[0] == '.' && fmt[1] == '*') {
 			prec = va_arg(ap, int);
@@ -77,12 +81,13 @@ void nbd_vfmt(char *buf, size_t size, const char *fmt, va_list ap)
 			d = ll ? va_arg(ap, long long) : va_arg(ap, int);
 			if (d < 0)
 				fmt_putc(&o, '-');
-			fmt_num(&o, d < 0 ? -(unsigned long long)d : (unsigned long long)d, 10);
+			fmt_num(&o, d < 0 ? -(unsigned long long)d : (unsigned long long)d,
+				10, width);
 			break;
 		case 'u':
 		case 'x':
 			fmt_num(&o, ll ? va_arg(ap, unsigned long long) : va_arg(ap, unsigned),
-				*fmt == 'x' ? 16 : 10);
+				*fmt == 'x' ? 16 : 10, width);
 			break;
 		case '\0':
 			fmt--;
