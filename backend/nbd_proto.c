@@ -248,6 +248,7 @@ static int rp_header(struct nbd_reply_parser *p, struct nbd_reply_ev *ev)
 			return rp_fail(p, "simple reply to read cookie 0x%llx, but structured replies were negotiated",
 				       (unsigned long long)p->cookie);
 		r->error = nbd_errno(error);
+		rp_expect(p, RP_HEADER, 16, 0);
 		if (!error && r->type == NBD_CMD_READ && r->len) {
 			r->covered = r->len;
 			rp_event(p, ev, NBD_EV_DATA, 0, r->len);
@@ -282,7 +283,7 @@ static int rp_content(struct nbd_reply_parser *p, struct nbd_reply_ev *ev)
 			       (unsigned long long)p->cookie);
 	if (p->type == NBD_REPLY_TYPE_OFFSET_DATA) {
 		if (p->len < 9)
-			return rp_fail(p, "data chunk of %u bytes", p->len);
+			return rp_fail(p, "data chunk of length %u carries no data", p->len);
 		n = p->len - 8;
 		if (n > p->max_payload)
 			return rp_fail(p, "data chunk of %u bytes exceeds the maximum of %u",
@@ -290,7 +291,7 @@ static int rp_content(struct nbd_reply_parser *p, struct nbd_reply_ev *ev)
 	} else {
 		n = nbd_get32(p->in + 12);
 		if (p->len != 12 || !n)
-			return rp_fail(p, "hole chunk of %u bytes for %u bytes", p->len, n);
+			return rp_fail(p, "hole chunk of length %u for %u bytes", p->len, n);
 	}
 	rel = off - r->offset;
 	if (off < r->offset || rel > r->len || n > r->len - rel)
@@ -316,7 +317,7 @@ static int rp_chunk(struct nbd_reply_parser *p, struct nbd_reply_ev *ev)
 		p->msg_len = nbd_get16(p->in + 8);
 		if (p->len < 6 + tail || p->len > NBD_REPLY_META_MAX ||
 		    p->msg_len > p->len - 6 - tail)
-			return rp_fail(p, "error chunk of %u bytes with a %u-byte message",
+			return rp_fail(p, "error chunk of length %u with a %u-byte message",
 				       p->len, p->msg_len);
 		if (!p->chunk_error)	/* an error chunk says error 0: still an error */
 			p->chunk_error = -EIO;
