@@ -2,7 +2,8 @@
 /*
  * The NBD protocol, client side, without I/O: byte buffers in, byte buffers
  * out, so that all of it runs (and is fuzzed) on the host.  Private to the
- * nbd target (backend/nbd*.c) and its tests.
+ * nbd target (backend/nbd*.c) and its tests: nbd_handshake.c, nbd_proto.c
+ * (transmission, and the message formatter) and nbd_uri.c implement it.
  *
  * Facts from the protocol document (NetworkBlockDevice/nbd doc/proto.md)
  * and the URI document (doc/uri.md).  Every number on the wire is big
@@ -115,18 +116,21 @@ enum nbd_hs_step {
  *
  * A refusal after option haggling began first queues an NBD_OPT_ABORT
  * (step NBD_HS_SEND) so the disconnect is a soft one; after it is sent the
- * step is NBD_HS_FAILED and nbd_hs_error() tells the -errno.  The struct
+ * step is NBD_HS_FAILED and nbd_hs_error() tells the -errno: -ENOENT no
+ * such export, -EACCES refused by policy, -EOPNOTSUPP TLS required,
+ * -ESHUTDOWN server shutting down, -EPROTONOSUPPORT oldstyle or plain
+ * newstyle server, -ECONNRESET hung up, -EPROTO anything else (not NBD,
+ * a reply that breaks the protocol or the limits above).  The struct
  * holds everything (about 9 KiB); nothing is allocated.
  */
 struct nbd_hs {
 	struct nbd_export exp;		/* valid at NBD_HS_DONE */
 	char err[256];			/* one line, at NBD_HS_FAILED */
 
-	/* private to nbd_proto.c */
+	/* private to nbd_handshake.c */
 	int step, state, error;
 	unsigned flags;
-	uint16_t server_flags;
-	int no_zeroes, have_export, has_msg;
+	int no_zeroes, have_export;
 	uint32_t opt, rep_type, rep_len, nr_replies;
 	uint32_t want, in_len, discard;	/* collect want bytes, then discard */
 	uint8_t in[NBD_HS_MSG_MAX];

@@ -10,6 +10,7 @@
  * are kept, so no length from the server sizes a buffer.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <string.h>
 
@@ -26,7 +27,8 @@ static const char *opt_name(uint32_t opt)
 	case NBD_OPT_GO:		return "NBD_OPT_GO";
 	case NBD_OPT_STRUCTURED_REPLY:	return "NBD_OPT_STRUCTURED_REPLY";
 	case NBD_OPT_EXPORT_NAME:	return "NBD_OPT_EXPORT_NAME";
-	default:			return "NBD_OPT_ABORT";
+	case NBD_OPT_ABORT:		return "NBD_OPT_ABORT";
+	default:			return "an unknown option";
 	}
 }
 
@@ -133,7 +135,6 @@ static int hs_greeting(struct nbd_hs *hs)
 		return 0;
 	}
 	flags = nbd_get16(hs->in);
-	hs->server_flags = flags;
 	if (!(flags & NBD_FLAG_FIXED_NEWSTYLE))
 		return hs_fail(hs, -EPROTONOSUPPORT,
 			       "server does not offer fixed newstyle negotiation (too old)");
@@ -344,6 +345,7 @@ int nbd_hs_feed(struct nbd_hs *hs, const void *buf, size_t len)
 
 	if (hs->step != NBD_HS_RECV)
 		return hs->error;
+	len = nbd_min(len, INT_MAX);
 	while (hs->step == NBD_HS_RECV) {
 		if (hs->in_len < hs->want) {
 			if (done == len)
