@@ -73,6 +73,8 @@ URING_SRC   := uring/uring.c
 UBLK_SRC    := ublk/ctrl.c ublk/dev.c ublk/queue.c ublk/batch.c ublk/log.c
 BACKEND_SRC := backend/backend.c backend/null.c backend/mem.c backend/loop.c backend/fault.c
 CLI_SRC     := main.c cli/add.c cli/daemon.c cli/del.c cli/list.c cli/features.c cli/rundir.c cli/opts.c cli/ctl.c
+RUNSTATE_SRC := cli/runstate.c cli/runstate_dir.c cli/runstate_pid.c
+CLI_SRC     += $(RUNSTATE_SRC)
 SRC := $(URING_SRC) $(UBLK_SRC) $(BACKEND_SRC) $(CLI_SRC)
 OBJ := $(SRC:%.c=$(BUILD)/%.o)
 HDR := $(wildcard */*.h *.h)
@@ -81,6 +83,7 @@ UNIT_TESTS := $(patsubst tests/unit/%.c,build/tests/%,$(wildcard tests/unit/test
 TEST_CFLAGS := -O1 -g $(WARN) -std=gnu11 -D_GNU_SOURCE -fsanitize=address,undefined \
 	       -fno-omit-frame-pointer
 TEST_LIB_SRC := $(URING_SRC) $(BACKEND_SRC) ublk/log.c cli/opts.c tests/unit/queue_stub.c
+TEST_LIB_SRC += $(RUNSTATE_SRC)
 
 ifeq ($(V),1)
 Q :=
