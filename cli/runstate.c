@@ -281,7 +281,7 @@ static int target_valid(const char *text, size_t len)
 {
 	struct parser ps = { text, text + len };
 
-	if (!len || len > RS_MAX_TARGET || text[0] != '{' || memchr(text, 0, len))
+	if (!len || len > RS_MAX_TARGET || text[0] != '{')
 		return 0;
 	return skip_value(&ps, 1) == 0 && ps.p == ps.end;
 }
@@ -635,7 +635,7 @@ static int rs_check(const struct run_state *s)
 int rs_format(const struct run_state *s, char **text, size_t *len)
 {
 	struct sbuf b = { 0 };
-	unsigned i, cpu;
+	unsigned i;
 	int ret;
 
 	ret = rs_check(s);
@@ -665,16 +665,18 @@ int rs_format(const struct run_state *s, char **text, size_t *len)
 	sb_puts(&b, "[");
 	for (i = 0; i < s->nr_queues; i++) {
 		const char *sep = "";
+		uint64_t bits;
+		unsigned w;
 
 		sb_puts(&b, i ? ",{\"tid\":" : "{\"tid\":");
 		sb_putu(&b, (uint64_t)s->queues[i].tid);
 		sb_puts(&b, ",\"cpus\":[");
-		for (cpu = 0; cpu < RS_MAX_CPUS; cpu++) {
-			if (!rs_cpu_isset(&s->queues[i], cpu))
-				continue;
-			sb_puts(&b, sep);
-			sb_putu(&b, cpu);
-			sep = ",";
+		for (w = 0; w < RS_MAX_CPUS / 64; w++) {
+			for (bits = s->queues[i].cpus[w]; bits; bits &= bits - 1) {
+				sb_puts(&b, sep);
+				sb_putu(&b, w * 64 + (unsigned)__builtin_ctzll(bits));
+				sep = ",";
+			}
 		}
 		sb_puts(&b, "]}");
 	}

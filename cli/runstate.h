@@ -132,10 +132,10 @@ int rs_daemon_is_ours_path(const struct run_state *s, const char *path);
 /*
  * A pidfd on the daemon, taken before the checks of rs_daemon_is_ours()
  * and confirmed after, so a signal sent through it with rs_pidfd_signal()
- * reaches that daemon even if it exits and its pid is reused meanwhile
- * (kill(pid) after rs_daemon_is_ours() leaves that window open).  It
- * also polls readable once the daemon has exited.  -ESRCH if the daemon
- * is not ours; -ENOSYS before Linux 5.3.
+ * reaches that daemon or nobody (-ESRCH once it is gone), never a process
+ * that got its pid later, as kill(pid) after rs_daemon_is_ours() could.
+ * It also polls readable once the daemon has exited.  -ESRCH if the
+ * daemon is not ours; -ENOSYS before Linux 5.3.
  */
 int rs_daemon_pidfd(const struct run_state *s);
 int rs_daemon_pidfd_path(const struct run_state *s, const char *path);

@@ -11,6 +11,7 @@
  *   ./fuzz_runstate -max_total_time=600 CORPUS_DIR
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,9 +74,10 @@ static void check_built(const uint8_t *data, size_t size)
 	memcpy(copy, data, size);
 	copy[size] = 0;
 	memset(q, 0, sizeof(q));
-	q[0].tid = (int)size;
-	for (i = 0; i < size && i < 2 * sizeof(q[0].cpus); i++)
-		((uint8_t *)q[i / sizeof(q[0].cpus)].cpus)[i % sizeof(q[0].cpus)] = data[i];
+	q[0].tid = (int)(size & INT_MAX);
+	/* a few cpus anywhere in 0..1023 from the first bytes (all of them would be slow) */
+	for (i = 0; i < size && i < 32; i++)
+		rs_cpu_set(&q[i & 1], data[i] * 4U + (unsigned)(i >> 1 & 3));
 	/* the input cut at NULs: args (long ones cut), the first is data_path */
 	for (p = copy; p <= copy + size && s.nr_args < RS_MAX_ARGS; p += strlen(p) + 1) {
 		if (strlen(p) > RS_MAX_STR)

@@ -119,7 +119,8 @@ static void test_round_trips(void)
 
 	/* target: any object, kept as written, RS_MAX_DEPTH deep at most */
 	s = sample();
-	s.target = "{\"a\":[1,-2.5e+3,0.0,1E-7,true,false,null,{},[]],\"\\u00e9\\ud83d\\ude00\":\"\xff\",\"b\":{\"c\":\"x\"}}";
+	s.target = "{\"a\":[1,-2.5e+3,0.0,1E-7,true,false,null,{},[]],"
+		   "\"\\u00e9\\ud83d\\ude00\":\"\xff\",\"b\":{\"c\":\"x\"}}";
 	CHECK(round_trip(&s));
 	text = repeat("", "{\"a\":", RS_MAX_DEPTH, "1");
 	s.target = repeat(text, "}", RS_MAX_DEPTH, "");
@@ -139,7 +140,10 @@ static void test_round_trips(void)
 	free(big);
 }
 
-/* A document from the sample's fields with @key's value replaced (NULL: left out); an unknown key is added. */
+/*
+ * A document of the sample's fields with @key's value replaced (NULL:
+ * left out); a key not among them is added.
+ */
 static char *doc_with(const char *key, const char *value)
 {
 	static const char *const fields[][2] = {
@@ -249,7 +253,9 @@ static void test_rejections(void)
 	CHECK_EQ(parse_len(doc, 1), -EINVAL);
 	free(doc);
 	{
-		static const char *const bad[] = { "x", "}", " {}", "\n}", ",", "\"", "0", "\f", "\v" };
+		static const char *const bad[] = {
+			"x", "}", " {}", "\n}", ",", "\"", "0", "\f", "\v",
+		};
 		static const char *const good[] = { " ", "\n", "\t\r\n " };
 		char *more;
 
