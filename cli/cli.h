@@ -10,6 +10,7 @@
 #include <sys/types.h>
 
 #include "../ublk/ublk.h"
+#include "../backend/backend.h"
 
 /* Everything `add` (and `recover`, from the saved copy) needs. */
 struct add_opts {

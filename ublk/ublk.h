@@ -17,7 +17,7 @@
 #include "abi.h"
 #include "log.h"
 #include "../uring/uring.h"
-#include "../backend/backend.h"
+#include "target.h"
 
 #define UBLK_CONTROL_PATH	"/dev/ublk-control"
 #define UBLK_DEFAULT_DEPTH	128
