@@ -218,8 +218,12 @@ int daemon_run(struct add_opts *o, struct backend *b, int status_fd)
 		goto err_ctrl;
 	}
 	status_send(status_fd, "id %u", d.info.dev_id);
-	ublk_test_die_point("after_add");
-	d.no_commit = getenv("SUBLK_TEST_NO_COMMIT") != NULL;
+	/* test switches: temporary, until the CLI rewrite has its own */
+	d.sw.no_commit = getenv("SUBLK_TEST_NO_COMMIT") != NULL;
+	d.sw.plain_ring = getenv("SUBLK_BENCH_PLAIN_RING") != NULL;
+	d.sw.no_ring_fd = getenv("SUBLK_BENCH_NO_RING_FD") != NULL;
+	d.sw.die_at = getenv("SUBLK_TEST_DIE_AT");
+	ublk_test_die_point(&d, "after_add");
 	d.nr_threads = o->nr_threads;
 	d.per_io = o->per_io;
 	if (o->trace) {

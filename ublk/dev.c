@@ -21,17 +21,11 @@
 
 #define dev_err(d, ...) snprintf((d)->err, sizeof((d)->err), __VA_ARGS__)
 
-/*
- * Test switch: SUBLK_TEST_DIE_AT=POINT kills the daemon (SIGKILL, as a
- * crash would) when setup reaches POINT: after_add, queue_setup,
- * before_start.  Only the end-to-end tests set it.
- */
-void ublk_test_die_point(const char *point)
+/* Only the end-to-end tests set die_at. */
+void ublk_test_die_point(const struct ublk_dev *d, const char *point)
 {
-	const char *want = getenv("SUBLK_TEST_DIE_AT");
-
-	if (want && !strcmp(want, point)) {
-		log_err("SUBLK_TEST_DIE_AT=%s: dying", point);
+	if (d->sw.die_at && !strcmp(d->sw.die_at, point)) {
+		log_err("test switch die_at=%s: dying", point);
 		raise(SIGKILL);
 	}
 }
@@ -192,7 +186,6 @@ static int dev_map_queue(struct ublk_dev *d, unsigned i)
 	q->backend = d->backend;
 	q->q_id = i;
 	q->depth = d->info.queue_depth;
-	q->no_commit = d->no_commit;
 	q->trace_fd = d->trace_fd;
 	if (d->info.flags & UBLK_F_USER_COPY)
 		q->mode |= UBLK_QMODE_USER_COPY;
@@ -341,7 +334,7 @@ int ublk_dev_start(struct ublk_dev *d)
 {
 	int ret;
 
-	ublk_test_die_point("before_start");
+	ublk_test_die_point(d, "before_start");
 	ret = ublk_ctrl_start_dev(d->ctrl, d->info.dev_id, getpid());
 
 	if (ret < 0) {

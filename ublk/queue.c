@@ -177,7 +177,7 @@ static void queue_commit(struct ublk_queue *q, unsigned tag, int result)
 		STAT_ADD(q->stats.errors[op & 7], 1);
 	else if (has_data(op))
 		STAT_ADD(q->stats.bytes, (unsigned)result);
-	if (q->no_commit)
+	if (q->dev->sw.no_commit)
 		return;
 	/* a buffer we registered must go before the request can complete */
 	if (io->flags & UBLK_IO_BUF_REGISTERED) {
@@ -339,14 +339,13 @@ static int thread_setup(struct ublk_thread *t)
 	unsigned i, tag;
 	int ret;
 
-	/* The ring's entries: one command per tag plus backend SQEs. */
 	/*
-	 * Benchmark switches (tools/bench measures what each setting pays):
-	 * SUBLK_BENCH_PLAIN_RING=1 drops SINGLE_ISSUER, DEFER_TASKRUN and
-	 * COOP_TASKRUN; SUBLK_BENCH_NO_RING_FD=1 keeps the ring fd unregistered.
+	 * The ring's entries: one command per tag plus backend SQEs.  The
+	 * benchmark switches (d->sw) show what the setup flags and the
+	 * registered ring fd pay.
 	 */
 	ret = uring_init(&t->ring, 2 * t->nr_ios,
-			 getenv("SUBLK_BENCH_PLAIN_RING") ? 0 : URING_SETUP_OPTIONAL);
+			 d->sw.plain_ring ? 0 : URING_SETUP_OPTIONAL);
 	if (ret < 0)
 		return ret;
 	ret = uring_register_files(&t->ring, fds, fds[1] >= 0 ? 2 : 1);
@@ -357,8 +356,7 @@ static int thread_setup(struct ublk_thread *t)
 		if (ret < 0)
 			return ret;
 	}
-	ret = getenv("SUBLK_BENCH_NO_RING_FD") ? -EPERM :
-	      uring_register_ring_fd(&t->ring);
+	ret = d->sw.no_ring_fd ? -EPERM : uring_register_ring_fd(&t->ring);
 	if (ret < 0)
 		log_debug("thread %u: no registered ring fd (%d)", t->idx, ret);
 
@@ -377,7 +375,7 @@ static int thread_setup(struct ublk_thread *t)
 				return -EBUSY;
 	}
 	ret = uring_submit(&t->ring);
-	ublk_test_die_point("queue_setup");
+	ublk_test_die_point(d, "queue_setup");
 	return ret < 0 ? ret : 0;
 }
 

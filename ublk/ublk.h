@@ -110,7 +110,6 @@ struct ublk_queue {
 	unsigned q_id;
 	unsigned depth;
 	unsigned mode;		/* UBLK_QMODE_* */
-	int no_commit;		/* test switch: never commit (SUBLK_TEST_NO_COMMIT) */
 	int trace_fd;		/* trace_marker, or -1 */
 	cpu_set_t cpus;		/* the kernel's affinity for this queue */
 	struct ublk_queue_stats stats;
@@ -154,6 +153,18 @@ enum {
 	UBLK_THREAD_EXITED,
 };
 
+/*
+ * Test and benchmark switches; ublk/ reads no environment, the CLI fills
+ * them in.  ublk_dev_add and ublk_dev_attach zero the device: set them
+ * after those, before ublk_dev_start_queues.
+ */
+struct ublk_switches {
+	int no_commit;		/* never commit a request: a hung server */
+	int plain_ring;		/* rings without SINGLE_ISSUER, DEFER_TASKRUN, COOP_TASKRUN */
+	int no_ring_fd;		/* leave each ring's fd unregistered */
+	const char *die_at;	/* setup point to die at (ublk_test_die_point), or NULL */
+};
+
 /* Start @t; it reports on t->dev->event_fd as its state changes. */
 int ublk_thread_start(struct ublk_thread *t);
 
@@ -175,7 +186,7 @@ struct ublk_dev {
 	unsigned threads_started;
 	int cdev_fd;
 	int event_fd;		/* threads report setup and exit here */
-	int no_commit;
+	struct ublk_switches sw;
 	int trace_fd;		/* trace_marker for --trace-marker, or -1 */
 	char err[256];		/* why the last step failed */
 };
@@ -208,8 +219,11 @@ int ublk_dev_threads_alive(const struct ublk_dev *d);
 pid_t ublk_dev_queue_tid(const struct ublk_dev *d, unsigned q);
 /* Wait for every thread to end, then unmap the queues and close /dev/ublkcN. */
 void ublk_dev_join_queues(struct ublk_dev *d);
-/* Test switch: die here when SUBLK_TEST_DIE_AT names @point. */
-void ublk_test_die_point(const char *point);
+/*
+ * Test switch: SIGKILL the process, as a crash would, when d->sw.die_at
+ * names @point: after_add, queue_setup, before_start.
+ */
+void ublk_test_die_point(const struct ublk_dev *d, const char *point);
 /* Undo ublk_dev_add: stop, join, DEL_DEV; used on setup failure and exit. */
 void ublk_dev_destroy(struct ublk_dev *d);
 
