@@ -224,19 +224,23 @@ void batch_flush(struct ublk_thread *t)
 	b->cur = next;
 }
 
-/* A COMMIT finished: the elements past the first bad one go again. */
+/*
+ * A COMMIT finished: the elements past the first bad one go again.  @buf
+ * and @res come from the CQE: @buf is checked before it indexes anything.
+ */
 static void committed(struct ublk_thread *t, unsigned buf, int res)
 {
 	struct ublk_batch *b = t->batch;
-	unsigned n = b->nr[buf], done = res > 0 ? (unsigned)res / b->elem_bytes : 0;
 	struct ublk_elem_header *e;
-	unsigned i;
+	unsigned i, n, done;
 
 	if (buf >= COMMIT_BUFS || !b->busy[buf]) {
 		log_err("queue %u: CQE for unknown commit buffer %u", b->q->q_id, buf);
 		return;
 	}
 	t->cmd_inflight--;
+	n = b->nr[buf];
+	done = res > 0 ? (unsigned)res / b->elem_bytes : 0;
 	if (done < n) {
 		e = elem_at(b, buf, done);
 		log_err("queue %u tag %u: COMMIT_IO_CMDS refused its result %d: %s",
@@ -244,11 +248,10 @@ static void committed(struct ublk_thread *t, unsigned buf, int res)
 			res < 0 ? strerror(-res) : "partial commit");
 		if (e->tag < b->q->depth)
 			b->q->ios[e->tag].flags = UBLK_IO_DONE;
-		for (i = done + 1; i < n; i++) {
-			struct ublk_elem_header *again = elem_at(b, b->cur, b->nr[b->cur]++);
-
-			memcpy(again, elem_at(b, buf, i), b->elem_bytes);
-		}
+		/* each tag is in one buffer at most: the gathering one has room */
+		for (i = done + 1; i < n && b->nr[b->cur] < b->q->depth; i++)
+			memcpy(elem_at(b, b->cur, b->nr[b->cur]++),
+			       elem_at(b, buf, i), b->elem_bytes);
 	}
 	b->nr[buf] = 0;
 	b->busy[buf] = 0;
@@ -274,7 +277,8 @@ static void fetched(struct ublk_thread *t, const struct io_uring_cqe *cqe)
 		}
 	}
 	for (i = 0; i < n; i++) {
-		if (tags[i] >= q->depth) {
+		/* only a tag the kernel holds can bring a request */
+		if (tags[i] >= q->depth || q->ios[tags[i]].flags != UBLK_IO_IN_KERNEL) {
 			log_err("queue %u: fetched bad tag %u", q->q_id, tags[i]);
 			continue;
 		}
