@@ -70,7 +70,7 @@ endif
 KERNELS ?= 6.12 6.16 7.2 newest
 
 URING_SRC   := uring/uring.c
-UBLK_SRC    := ublk/ctrl.c ublk/dev.c ublk/queue.c ublk/batch.c ublk/log.c
+UBLK_SRC    := ublk/ctrl.c ublk/dev.c ublk/thread.c ublk/batch.c ublk/queue.c ublk/log.c
 BACKEND_SRC := backend/backend.c backend/null.c backend/mem.c backend/loop.c backend/fault.c
 CLI_SRC     := main.c cli/add.c cli/daemon.c cli/del.c cli/list.c cli/features.c cli/rundir.c cli/opts.c cli/ctl.c
 SRC := $(URING_SRC) $(UBLK_SRC) $(BACKEND_SRC) $(CLI_SRC)

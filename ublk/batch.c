@@ -77,7 +77,7 @@ static struct io_uring_sqe *batch_cmd(struct ublk_thread *t, unsigned nr,
 	struct ublk_batch_io *cmd;
 
 	/* always ioctl-encoded: a driver with batch I/O takes nothing else */
-	sqe = thread_cmd_sqe(t, b->q->q_id, slot, nr, UBLK_IO_IOWR(nr));
+	sqe = queue_cmd_sqe(t, b->q->q_id, slot, nr, UBLK_IO_IOWR(nr));
 	if (!sqe)
 		return NULL;
 	cmd = (struct ublk_batch_io *)sqe->cmd;
@@ -158,6 +158,16 @@ static int prep_all(struct ublk_thread *t)
 	return res < 0 ? res : 0;
 }
 
+/* t->commit in batch I/O: @tag's result goes out with the next COMMIT_IO_CMDS. */
+static void batch_commit(struct ublk_thread *t, struct ublk_queue *q,
+			 unsigned tag, int result)
+{
+	struct ublk_batch *b = t->batch;
+
+	put_elem(b, b->cur, tag, result);
+	q->ios[tag].flags = UBLK_IO_IN_KERNEL;
+}
+
 int batch_setup(struct ublk_thread *t, struct ublk_queue *q)
 {
 	struct ublk_batch *b;
@@ -168,6 +178,7 @@ int batch_setup(struct ublk_thread *t, struct ublk_queue *q)
 	if (!b)
 		return -ENOMEM;
 	t->batch = b;
+	t->commit = batch_commit;
 	b->q = q;
 	if (!(q->mode & (UBLK_QMODE_USER_COPY | UBLK_QMODE_ZERO_COPY)))
 		b->flags |= UBLK_BATCH_F_HAS_BUF_ADDR;
@@ -191,15 +202,6 @@ int batch_setup(struct ublk_thread *t, struct ublk_queue *q)
 	if (ret < 0)
 		return ret;
 	return send_fetch(t);
-}
-
-void batch_commit(struct ublk_thread *t, struct ublk_queue *q, unsigned tag,
-		  int result)
-{
-	struct ublk_batch *b = t->batch;
-
-	put_elem(b, b->cur, tag, result);
-	q->ios[tag].flags = UBLK_IO_IN_KERNEL;
 }
 
 void batch_flush(struct ublk_thread *t)
@@ -332,4 +334,5 @@ void batch_teardown(struct ublk_thread *t)
 	free(b->tags);
 	free(b);
 	t->batch = NULL;
+	t->commit = NULL;
 }

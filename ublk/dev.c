@@ -13,23 +13,12 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include <signal.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 
 #include "ublk.h"
 
 #define dev_err(d, ...) snprintf((d)->err, sizeof((d)->err), __VA_ARGS__)
-
-/* Only the end-to-end tests set die_at. */
-void ublk_test_die_point(const struct ublk_dev *d, const char *point)
-{
-	if (d->sw.die_at && !strcmp(d->sw.die_at, point)) {
-		log_err("test switch die_at=%s: dying", point);
-		raise(SIGKILL);
-	}
-}
-
 
 static void sleep_ms(unsigned ms)
 {

@@ -137,6 +137,12 @@ struct ublk_thread {
 	unsigned tgt_inflight;	/* backend SQEs in flight */
 	unsigned aux_inflight;	/* buffer (un)register commands in flight */
 	uint64_t served;	/* requests fetched (relaxed atomic: dump reads it) */
+	/*
+	 * How a result goes back to the kernel: NULL for COMMIT_AND_FETCH_REQ
+	 * per tag; batch I/O gathers them for one COMMIT_IO_CMDS.
+	 */
+	void (*commit)(struct ublk_thread *t, struct ublk_queue *q,
+		       unsigned tag, int result);
 	struct ublk_batch *batch;	/* batch I/O state, or NULL */
 	uint64_t commits;	/* batch I/O: COMMIT_IO_CMDS sent (relaxed atomic) */
 	uint64_t committed;	/* ... and the results they carried */
