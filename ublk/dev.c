@@ -257,12 +257,16 @@ static void dev_assign_tags(struct ublk_dev *d)
 		}
 	}
 	if (!d->per_io)
-		for (i = 0; i < d->nr_threads; i++)
+		for (i = 0; i < d->nr_threads; i++) {
+			d->queues[i].thread = &d->threads[i];
+			d->threads[i].queue = &d->queues[i];
 			d->threads[i].cpus = d->queues[i].cpus;
+		}
 }
 
 int ublk_dev_start_queues(struct ublk_dev *d)
 {
+	const struct backend_ops *ops = d->backend->ops;
 	unsigned nr = d->info.nr_hw_queues, i;
 	int ret;
 
@@ -270,6 +274,11 @@ int ublk_dev_start_queues(struct ublk_dev *d)
 	d->nr_queues = nr;
 	if (!d->nr_threads || !d->per_io)
 		d->nr_threads = nr;
+	if (d->per_io && (ops->queue_init || ops->tgt_event)) {
+		dev_err(d, "the %s target serves each queue from one thread: no per-I/O threads",
+			ops->name);
+		return -EINVAL;
+	}
 	ret = dev_open_cdev(d);
 	if (ret < 0)
 		return ret;

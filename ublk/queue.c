@@ -55,13 +55,22 @@ static uint32_t io_cmd_op(const struct ublk_queue *q, unsigned nr)
 struct io_uring_sqe *ublk_queue_get_sqe(struct ublk_queue *q, unsigned tag,
 					unsigned op, unsigned tgt_data)
 {
-	struct ublk_thread *t = q->ios[tag].t;
-	struct io_uring_sqe *sqe = uring_get_sqe(&t->ring);
+	int notag = tag == UBLK_TGT_NO_TAG;
+	struct ublk_thread *t = notag ? q->thread : q->ios[tag].t;
+	struct io_uring_sqe *sqe;
 
+	/* no tag: for tgt_event, on the queue's one thread, until it stops */
+	if (notag && (!t || t->tgt_stopping || !q->backend->ops->tgt_event))
+		return NULL;
+	sqe = uring_get_sqe(&t->ring);
 	if (!sqe)
 		return NULL;
-	t->tgt_inflight++;
-	q->ios[tag].tgt_inflight++;
+	if (notag) {
+		t->tgt_notag_inflight++;
+	} else {
+		t->tgt_inflight++;
+		q->ios[tag].tgt_inflight++;
+	}
 	sqe->user_data = ublk_user_data(q->q_id, tag, op, tgt_data, 1);
 	return sqe;
 }
@@ -155,6 +164,7 @@ static void queue_commit(struct ublk_queue *q, unsigned tag, int result)
 	struct io_uring_sqe *sqe;
 	ssize_t n;
 
+	io->flags &= ~UBLK_IO_IN_BACKEND;
 	log_debug("q%u tag %u commit op %u sector %llu len %u res %d", q->q_id,
 		  tag, op, (unsigned long long)iod->start_sector,
 		  iod->nr_sectors << 9, result);
@@ -224,7 +234,7 @@ void queue_serve(struct ublk_queue *q, unsigned tag)
 	      (unsigned long long)iod->start_sector, len);
 	STAT_ADD(q->stats.reqs[op & 7], 1);
 	STAT_ADD(io->t->served, 1);
-	io->flags = UBLK_IO_IN_BACKEND;
+	io->flags = 0;		/* ours; with the target once queue_io has it */
 
 	if ((q->mode & UBLK_QMODE_USER_COPY) && op == UBLK_IO_OP_WRITE) {
 		n = pread(q->dev->cdev_fd, io->buf, len, user_copy_off(q, tag));
@@ -246,6 +256,22 @@ void queue_serve(struct ublk_queue *q, unsigned tag)
 		return;		/* served when the registration completes */
 	}
 	queue_serve_backend(q, tag);
+}
+
+int ublk_queue_complete(struct ublk_queue *q, unsigned tag, int result)
+{
+	struct ublk_io *io;
+
+	/* the tag may come from the wire (a reply's handle): check it all */
+	if (!q->thread || tag >= q->depth)
+		return -EINVAL;
+	io = &q->ios[tag];
+	if (!(io->flags & UBLK_IO_IN_BACKEND))
+		return -EINVAL;
+	if (io->tgt_inflight)
+		return -EBUSY;
+	queue_commit(q, tag, result);
+	return 0;
 }
 
 int queue_fetch_tags(struct ublk_thread *t)
@@ -324,6 +350,38 @@ static void queue_fetch_done(struct ublk_queue *q, unsigned tag, int res)
 	}
 }
 
+/* A CQE of target I/O tied to no tag, for the target's tgt_event. */
+static void queue_tgt_event(struct ublk_queue *q, const struct io_uring_cqe *cqe)
+{
+	struct backend *b = q->backend;
+	int ret;
+
+	/* a multishot SQE stays in flight until its last CQE */
+	if (!(cqe->flags & IORING_CQE_F_MORE))
+		q->thread->tgt_notag_inflight--;
+	ret = b->ops->tgt_event(b, q, cqe);
+	if (ret < 0)
+		log_err("queue %u: backend event (op %u res %d): %s", q->q_id,
+			user_data_op(cqe->user_data), cqe->res, strerror(-ret));
+}
+
+/* Does @t serve what a CQE's user_data names?  It is checked before use. */
+static int queue_cqe_is_ours(const struct ublk_thread *t, uint64_t ud)
+{
+	unsigned q_id = user_data_q(ud), tag = user_data_tag(ud);
+	const struct ublk_queue *q;
+
+	if (q_id >= t->dev->nr_queues)
+		return 0;
+	q = &t->dev->queues[q_id];
+	if (user_data_is_tgt(ud) && tag == UBLK_TGT_NO_TAG)
+		return q->thread == t && t->tgt_notag_inflight;
+	if (tag >= q->depth || q->ios[tag].t != t)
+		return 0;
+	/* target I/O: one of the tag's SQEs must be in flight */
+	return !user_data_is_tgt(ud) || q->ios[tag].tgt_inflight;
+}
+
 void queue_handle_cqe(struct ublk_thread *t, const struct io_uring_cqe *cqe)
 {
 	uint64_t ud = cqe->user_data;
@@ -331,17 +389,16 @@ void queue_handle_cqe(struct ublk_thread *t, const struct io_uring_cqe *cqe)
 	unsigned op = user_data_op(ud);
 	struct ublk_queue *q;
 
-	/* user_data comes back as we set it; check it before it indexes */
-	if (q_id >= t->dev->nr_queues ||
-	    tag >= t->dev->queues[q_id].depth ||
-	    t->dev->queues[q_id].ios[tag].t != t) {
+	if (!queue_cqe_is_ours(t, ud)) {
 		log_err("thread %u: CQE (op 0x%x res %d%s) for queue %u tag %u, which it does not serve",
 			t->idx, op, cqe->res, user_data_is_tgt(ud) ? " backend" : "",
 			q_id, tag);
 		return;
 	}
 	q = &t->dev->queues[q_id];
-	if (user_data_is_tgt(ud))
+	if (user_data_is_tgt(ud) && tag == UBLK_TGT_NO_TAG)
+		queue_tgt_event(q, cqe);
+	else if (user_data_is_tgt(ud))
 		queue_tgt_done(q, tag, cqe);
 	else if (op == UBLK_IO_REGISTER_IO_BUF || op == UBLK_IO_UNREGISTER_IO_BUF)
 		queue_buf_cmd_done(q, tag, op, cqe->res);

@@ -11,8 +11,18 @@
  * and returns BACKEND_QUEUED while more are in flight, or the request's
  * result.
  *
+ * A target whose requests are answered by something not tied to one
+ * request (a socket carrying the replies of many) queues SQEs with tag
+ * UBLK_TGT_NO_TAG, whose CQEs go to tgt_event(), and finishes a request
+ * it returned BACKEND_QUEUED for with ublk_queue_complete().  Per-queue
+ * state it sets up in queue_init(), on the thread that serves the queue.
+ *
  * A result is what the kernel gets in COMMIT_AND_FETCH: bytes done for
  * read and write, 0 for flush / discard / write-zeroes, or -errno.
+ *
+ * Every hook that takes a queue runs on the thread serving it; a target
+ * with queue_init, queue_exit or tgt_event needs one thread per queue, so
+ * per-I/O threads (PER_IO_DAEMON) are refused for it.
  */
 #ifndef SUBLK_UBLK_TARGET_H
 #define SUBLK_UBLK_TARGET_H
@@ -28,6 +38,9 @@
 
 /* The fixed-file slot of b->fd on every ring (slot 0 is /dev/ublkcN). */
 #define BACKEND_FIXED_FD	1
+
+/* The tag of a target SQE that serves no one request (ublk_queue_get_sqe). */
+#define UBLK_TGT_NO_TAG		0xffff
 
 struct ublk_queue;
 
@@ -83,6 +96,29 @@ struct backend_ops {
 	/* optional: a CQE of an SQE queued by queue_io */
 	int (*io_done)(struct backend *b, struct ublk_queue *q, unsigned tag,
 		       const struct io_uring_cqe *cqe);
+	/*
+	 * optional: set up per-queue state, on the thread that serves @q,
+	 * once its ring exists and its tags are armed, before it serves a
+	 * request.  May queue SQEs with UBLK_TGT_NO_TAG.  -errno fails the
+	 * device's setup, and queue_exit is not called for @q.
+	 */
+	int (*queue_init)(struct backend *b, struct ublk_queue *q);
+	/*
+	 * optional: undo queue_init, on the same thread, after its last
+	 * target CQE (the queue cancels its UBLK_TGT_NO_TAG SQEs when it
+	 * stops) and before the ring goes.  Only after queue_init succeeded.
+	 */
+	void (*queue_exit)(struct backend *b, struct ublk_queue *q);
+	/*
+	 * optional: a CQE of an SQE queued with UBLK_TGT_NO_TAG; op and
+	 * tgt_data come back in cqe->user_data.  A multishot SQE brings one
+	 * call per CQE; it is done at the CQE without IORING_CQE_F_MORE.  May
+	 * queue SQEs and finish requests (ublk_queue_complete).  Once the
+	 * queue stops, the SQEs still in flight are cancelled: their CQEs
+	 * (res -ECANCELED, usually) still come here.  -errno is logged.
+	 */
+	int (*tgt_event)(struct backend *b, struct ublk_queue *q,
+			 const struct io_uring_cqe *cqe);
 	/* optional: flush whatever the backend caches (on shutdown) */
 	int (*flush)(struct backend *b);
 	/* Settings as JSON members, no braces: "\"file\":\"/x\",\"direct_io\":1" */
@@ -95,9 +131,22 @@ struct backend_ops {
  * A zeroed SQE on the ring of the thread serving @tag, or NULL if that ring
  * is full.  Its user_data is set: the CQE comes to io_done() with @op and
  * @tgt_data (16 bits of the backend's own) in user_data.
+ * With @tag UBLK_TGT_NO_TAG: an SQE on the queue's ring whose CQE goes to
+ * tgt_event(); NULL also when the target has no tgt_event, the queue has
+ * no single thread or it is stopping.
  */
 struct io_uring_sqe *ublk_queue_get_sqe(struct ublk_queue *q, unsigned tag,
 					unsigned op, unsigned tgt_data);
+/*
+ * ublk_queue_complete - finish request @tag with @result, later than its
+ * queue_io() or io_done() (which returned BACKEND_QUEUED): from any hook
+ * on the queue's thread except queue_io() and io_done() of @tag itself.
+ * In batch I/O the result goes out with the next COMMIT_IO_CMDS.
+ * Returns 0; -EINVAL if @tag is out of range, not with the target or the
+ * queue has no single thread; -EBUSY while SQEs of @tag are in flight
+ * (let its io_done() return the result instead).
+ */
+int ublk_queue_complete(struct ublk_queue *q, unsigned tag, int result);
 /* Zero copy: the fixed-buffer index of request @tag's pages. */
 unsigned ublk_queue_buf_index(const struct ublk_queue *q, unsigned tag);
 /* The descriptor of the request @tag is serving (valid until its commit). */

@@ -28,6 +28,9 @@ void ublk_test_die_point(const struct ublk_dev *d, const char *point)
 	}
 }
 
+/* user_data op of the cancel that ends the target's SQEs of no tag */
+#define THREAD_OP_CANCEL	0xff
+
 static void thread_reap(struct ublk_thread *t)
 {
 	struct io_uring_cqe *cqe;
@@ -35,9 +38,14 @@ static void thread_reap(struct ublk_thread *t)
 
 	uring_for_each_cqe(&t->ring, head, cqe) {
 		uint64_t ud = cqe->user_data;
+		unsigned op = user_data_op(ud);
 
-		if (!user_data_is_tgt(ud) && batch_is_cmd(user_data_op(ud)))
+		if (user_data_is_tgt(ud))
+			queue_handle_cqe(t, cqe);
+		else if (batch_is_cmd(op))
 			batch_handle_cqe(t, cqe);
+		else if (op == THREAD_OP_CANCEL)
+			log_debug("thread %u: cancelled %d", t->idx, cqe->res);
 		else
 			queue_handle_cqe(t, cqe);
 		n++;
@@ -48,7 +56,8 @@ static void thread_reap(struct ublk_thread *t)
 static int thread_setup(struct ublk_thread *t)
 {
 	struct ublk_dev *d = t->dev;
-	int fds[2] = { d->cdev_fd, d->backend->fd };
+	struct backend *b = d->backend;
+	int fds[2] = { d->cdev_fd, b->fd };
 	int ret;
 
 	/*
@@ -74,11 +83,21 @@ static int thread_setup(struct ublk_thread *t)
 
 	/* batch I/O: one queue per thread, thread i serving queue i */
 	if (d->queues[0].mode & UBLK_QMODE_BATCH)
-		ret = batch_setup(t, &d->queues[t->idx]);
+		ret = batch_setup(t, t->queue);
 	else
 		ret = queue_fetch_tags(t);
 	if (ret < 0)
 		return ret;
+	/* the target's per-queue state, once the tags are armed */
+	if (t->queue && b->ops->queue_init) {
+		ret = b->ops->queue_init(b, t->queue);
+		if (ret < 0) {
+			log_err("queue %u: %s backend setup: %s", t->queue->q_id,
+				b->ops->name, strerror(-ret));
+			return ret;
+		}
+		t->queue->tgt_ready = 1;
+	}
 	ret = uring_submit(&t->ring);
 	ublk_test_die_point(d, "queue_setup");
 	return ret < 0 ? ret : 0;
@@ -94,6 +113,30 @@ static void thread_notify(struct ublk_thread *t, int state)
 		log_err("thread %u: cannot notify: %s", t->idx, strerror(errno));
 }
 
+/*
+ * The kernel holds no command of ours and no request's I/O is left: cancel
+ * the target's SQEs of no tag (a socket receive would wait forever) and
+ * keep reaping until the last of them completed, so that queue_exit may
+ * free what they point at.  Returns how many are still in flight.
+ */
+static unsigned thread_stop_tgt(struct ublk_thread *t)
+{
+	struct io_uring_sqe *sqe;
+
+	if (!t->tgt_notag_inflight || t->tgt_stopping)
+		return t->tgt_notag_inflight;
+	sqe = uring_get_sqe(&t->ring);
+	if (!sqe && uring_submit(&t->ring) >= 0)
+		sqe = uring_get_sqe(&t->ring);
+	if (sqe) {
+		uring_prep_cancel_all(sqe);
+		sqe->user_data = ublk_user_data(0, UBLK_TGT_NO_TAG,
+						THREAD_OP_CANCEL, 0, 0);
+		t->tgt_stopping = 1;
+	}
+	return t->tgt_notag_inflight;
+}
+
 /* Serve until the kernel holds no command of ours and no I/O is left. */
 static void thread_serve(struct ublk_thread *t)
 {
@@ -102,7 +145,8 @@ static void thread_serve(struct ublk_thread *t)
 	log_debug("thread %u: tid %d serving %u tags", t->idx, t->tid, t->nr_ios);
 	for (;;) {
 		batch_flush(t);		/* batch I/O: the results gathered */
-		if (!t->cmd_inflight && !t->tgt_inflight && !t->aux_inflight)
+		if (!t->cmd_inflight && !t->tgt_inflight && !t->aux_inflight &&
+		    !thread_stop_tgt(t))
 			break;
 		ret = uring_submit_and_wait(&t->ring, 1);
 		if (ret < 0 && ret != -EBUSY && ret != -EAGAIN) {
@@ -118,6 +162,7 @@ static void thread_serve(struct ublk_thread *t)
 static void *thread_main(void *arg)
 {
 	struct ublk_thread *t = arg;
+	struct backend *b = t->dev->backend;
 
 	t->tid = (pid_t)syscall(SYS_gettid);
 	if (CPU_COUNT(&t->cpus) &&
@@ -129,6 +174,12 @@ static void *thread_main(void *arg)
 	thread_notify(t, t->setup_ret < 0 ? UBLK_THREAD_EXITED : UBLK_THREAD_RUNNING);
 	if (t->setup_ret == 0)
 		thread_serve(t);
+	/*
+	 * After its last target CQE; on a failed setup, what queue_init
+	 * queued was never submitted.
+	 */
+	if (t->queue && t->queue->tgt_ready && b->ops->queue_exit)
+		b->ops->queue_exit(b, t->queue);
 	uring_exit(&t->ring);
 	batch_teardown(t);
 	thread_notify(t, UBLK_THREAD_EXITED);

@@ -87,7 +87,7 @@ struct ublk_io {
 };
 
 #define UBLK_IO_IN_KERNEL	(1U << 0)	/* fetch/commit outstanding */
-#define UBLK_IO_IN_BACKEND	(1U << 1)	/* backend serving it */
+#define UBLK_IO_IN_BACKEND	(1U << 1)	/* queue_io has it, not yet committed */
 #define UBLK_IO_DONE		(1U << 2)	/* aborted: never re-issued */
 #define UBLK_IO_BUF_REGISTERED	(1U << 3)	/* we put its pages in the buffer table */
 
@@ -110,6 +110,8 @@ struct ublk_queue {
 	unsigned q_id;
 	unsigned depth;
 	unsigned mode;		/* UBLK_QMODE_* */
+	struct ublk_thread *thread;	/* serves every tag; NULL with per-I/O threads */
+	int tgt_ready;		/* the target's queue_init succeeded: queue_exit is due */
 	int trace_fd;		/* trace_marker, or -1 */
 	cpu_set_t cpus;		/* the kernel's affinity for this queue */
 	struct ublk_queue_stats stats;
@@ -133,8 +135,11 @@ struct ublk_thread {
 	struct ublk_dev *dev;
 	unsigned idx;
 	unsigned nr_ios;	/* (queue, tag) pairs it serves */
+	struct ublk_queue *queue;	/* the queue it serves alone; NULL: per-I/O threads */
 	unsigned cmd_inflight;	/* io commands the kernel holds */
 	unsigned tgt_inflight;	/* backend SQEs in flight */
+	unsigned tgt_notag_inflight;	/* backend SQEs of no tag (UBLK_TGT_NO_TAG) */
+	int tgt_stopping;	/* cancelling those: no new ones */
 	unsigned aux_inflight;	/* buffer (un)register commands in flight */
 	uint64_t served;	/* requests fetched (relaxed atomic: dump reads it) */
 	/*
