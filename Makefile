@@ -79,8 +79,10 @@ HDR := $(wildcard */*.h *.h)
 
 UNIT_TESTS := $(patsubst tests/unit/%.c,build/tests/%,$(wildcard tests/unit/test_*.c))
 TEST_CFLAGS := -O1 -g $(WARN) -std=gnu11 -D_GNU_SOURCE -fsanitize=address,undefined \
-	       -fno-omit-frame-pointer
+	       -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 TEST_LIB_SRC := $(URING_SRC) $(BACKEND_SRC) ublk/log.c cli/opts.c tests/unit/queue_stub.c
+# test_queue runs the real I/O path; the other tests fake the queue
+TEST_QUEUE_SRC := ublk/queue.c ublk/batch.c ublk/thread.c
 
 ifeq ($(V),1)
 Q :=
@@ -102,7 +104,10 @@ $(BUILD)/%.o: %.c $(HDR) Makefile | $(LIBC_DEP)
 build/tests/%: tests/unit/%.c $(TEST_LIB_SRC) $(HDR) tests/unit/unit.h
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@"
-	$(Q)$(HOSTCC) $(TEST_CFLAGS) -o $@ $< $(TEST_LIB_SRC) -pthread
+	$(Q)$(HOSTCC) $(TEST_CFLAGS) -o $@ $< $(TEST_LIB_SRC) $(TEST_EXTRA_SRC) -pthread
+
+build/tests/test_queue: TEST_EXTRA_SRC := $(TEST_QUEUE_SRC)
+build/tests/test_queue: $(TEST_QUEUE_SRC)
 
 $(ARM64_MUSL)/musl-gcc.specs: tools/arm64-sysroot
 	@echo "  FETCH   arm64 musl"

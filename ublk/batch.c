@@ -26,7 +26,6 @@
 #define FETCH_BUFS	32	/* provided buffers; a CQE uses up one */
 #define FETCH_TAGS	128	/* tags per buffer: the most a CQE carries */
 #define COMMIT_BUFS	4	/* one gathering, the rest in flight */
-#define FETCH_BGID	0
 
 struct ublk_batch {
 	struct ublk_queue *q;
@@ -115,7 +114,7 @@ static int send_fetch(struct ublk_thread *t)
 	if (!sqe)
 		return -EBUSY;
 	sqe->flags |= IOSQE_BUFFER_SELECT;
-	sqe->buf_group = FETCH_BGID;
+	sqe->buf_group = BATCH_FETCH_BGID;
 	sqe->uring_cmd_flags = IORING_URING_CMD_MULTISHOT;
 	return 0;
 }
@@ -168,7 +167,7 @@ static void batch_commit(struct ublk_thread *t, struct ublk_queue *q,
 	q->ios[tag].flags = UBLK_IO_IN_KERNEL;
 }
 
-int batch_setup(struct ublk_thread *t, struct ublk_queue *q)
+int batch_init(struct ublk_thread *t, struct ublk_queue *q)
 {
 	struct ublk_batch *b;
 	unsigned i;
@@ -191,13 +190,21 @@ int batch_setup(struct ublk_thread *t, struct ublk_queue *q)
 	if (!b->elems || !b->tags)
 		return -ENOMEM;
 
-	ret = uring_buf_ring_setup(&t->ring, &b->ring, FETCH_BUFS, FETCH_BGID);
+	ret = uring_buf_ring_setup(&t->ring, &b->ring, FETCH_BUFS, BATCH_FETCH_BGID);
 	if (ret < 0)
 		return ret;
 	for (i = 0; i < FETCH_BUFS; i++)
 		give_back(b, i);
 	uring_buf_ring_publish(&b->ring);
+	return 0;
+}
 
+int batch_setup(struct ublk_thread *t, struct ublk_queue *q)
+{
+	int ret = batch_init(t, q);
+
+	if (ret < 0)
+		return ret;
 	ret = prep_all(t);
 	if (ret < 0)
 		return ret;

@@ -40,6 +40,9 @@ void queue_handle_cqe(struct ublk_thread *t, const struct io_uring_cqe *cqe);
  * batch_setup makes t->commit gather them.
  */
 int batch_setup(struct ublk_thread *t, struct ublk_queue *q);
+/* batch_setup's first half: the state and buffer ring, nothing sent (tests). */
+int batch_init(struct ublk_thread *t, struct ublk_queue *q);
+#define BATCH_FETCH_BGID	0	/* buffer group FETCH_IO_CMDS picks from */
 /* Send the gathered results, if any; before each wait. */
 void batch_flush(struct ublk_thread *t);
 int batch_is_cmd(unsigned op);
