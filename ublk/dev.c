@@ -264,6 +264,36 @@ static void dev_assign_tags(struct ublk_dev *d)
 		}
 }
 
+/* Start every thread; returns once each has set up (fetched its tags). */
+static int dev_start_threads(struct ublk_dev *d)
+{
+	unsigned i;
+	int ret;
+
+	for (i = 0; i < d->nr_threads; i++) {
+		struct ublk_thread *t = &d->threads[i];
+
+		t->dev = d;
+		t->idx = i;
+		ret = ublk_thread_start(t);
+		if (ret < 0) {
+			dev_err(d, "cannot start thread %u: %s", i, strerror(-ret));
+			return ret;
+		}
+		d->threads_started++;
+	}
+
+	dev_wait_setup(d);
+	for (i = 0; i < d->nr_threads; i++) {
+		if (d->threads[i].setup_ret < 0) {
+			ret = d->threads[i].setup_ret;
+			dev_err(d, "thread %u setup failed: %s", i, strerror(-ret));
+			return ret;
+		}
+	}
+	return 0;
+}
+
 int ublk_dev_start_queues(struct ublk_dev *d)
 {
 	const struct backend_ops *ops = d->backend->ops;
@@ -303,29 +333,7 @@ int ublk_dev_start_queues(struct ublk_dev *d)
 		}
 	}
 	dev_assign_tags(d);
-
-	for (i = 0; i < d->nr_threads; i++) {
-		struct ublk_thread *t = &d->threads[i];
-
-		t->dev = d;
-		t->idx = i;
-		ret = ublk_thread_start(t);
-		if (ret < 0) {
-			dev_err(d, "cannot start thread %u: %s", i, strerror(-ret));
-			return ret;
-		}
-		d->threads_started++;
-	}
-
-	dev_wait_setup(d);
-	for (i = 0; i < d->nr_threads; i++) {
-		if (d->threads[i].setup_ret < 0) {
-			ret = d->threads[i].setup_ret;
-			dev_err(d, "thread %u setup failed: %s", i, strerror(-ret));
-			return ret;
-		}
-	}
-	return 0;
+	return dev_start_threads(d);
 }
 
 int ublk_dev_start(struct ublk_dev *d)
