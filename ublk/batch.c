@@ -307,6 +307,7 @@ static void fetched(struct ublk_thread *t, const struct io_uring_cqe *cqe)
 	if (cqe->res != -ENODEV)
 		log_err("queue %u: FETCH_IO_CMDS: %s", q->q_id, strerror(-cqe->res));
 	/* the queue is going away: the idle tags will never be handed out */
+	t->aborted = 1;
 	for (i = 0; i < q->depth; i++)
 		if (q->ios[i].flags == UBLK_IO_IN_KERNEL)
 			q->ios[i].flags = UBLK_IO_DONE;

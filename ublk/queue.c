@@ -346,6 +346,7 @@ static void queue_fetch_done(struct ublk_queue *q, unsigned tag, int res)
 			log_err("queue %u tag %u: io command failed: %s", q->q_id,
 				tag, strerror(-res));
 		q->ios[tag].flags = UBLK_IO_DONE;
+		q->ios[tag].t->aborted = 1;
 		log_debug("q%u tag %u aborted (%d)", q->q_id, tag, res);
 	}
 }

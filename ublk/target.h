@@ -105,17 +105,21 @@ struct backend_ops {
 	int (*queue_init)(struct backend *b, struct ublk_queue *q);
 	/*
 	 * optional: undo queue_init, on the same thread, after its last
-	 * target CQE (the queue cancels its UBLK_TGT_NO_TAG SQEs when it
-	 * stops) and before the ring goes.  Only after queue_init succeeded.
+	 * target CQE (see tgt_event for how the queue stops) and before the
+	 * ring goes.  Only after queue_init succeeded.
 	 */
 	void (*queue_exit)(struct backend *b, struct ublk_queue *q);
 	/*
 	 * optional: a CQE of an SQE queued with UBLK_TGT_NO_TAG; op and
 	 * tgt_data come back in cqe->user_data.  A multishot SQE brings one
 	 * call per CQE; it is done at the CQE without IORING_CQE_F_MORE.  May
-	 * queue SQEs and finish requests (ublk_queue_complete).  Once the
-	 * queue stops, the SQEs still in flight are cancelled: their CQEs
-	 * (res -ECANCELED, usually) still come here.  -errno is logged.
+	 * queue SQEs and finish requests (ublk_queue_complete).  They keep
+	 * the queue's thread serving while the kernel holds none of its
+	 * commands (every tag with the target).  Once the queue stops (the
+	 * kernel aborted its commands, none is left and no request has an
+	 * SQE in flight), those still in flight are cancelled: their CQEs
+	 * (res -ECANCELED, usually) still come here.  A request still with
+	 * the target then is never finished.  -errno is logged.
 	 */
 	int (*tgt_event)(struct backend *b, struct ublk_queue *q,
 			 const struct io_uring_cqe *cqe);

@@ -114,16 +114,18 @@ static void thread_notify(struct ublk_thread *t, int state)
 }
 
 /*
- * The kernel holds no command of ours and no request's I/O is left: cancel
- * the target's SQEs of no tag (a socket receive would wait forever) and
- * keep reaping until the last of them completed, so that queue_exit may
- * free what they point at.  Returns how many are still in flight.
+ * The kernel holds no command of ours and no request's SQE is left.  If
+ * the kernel aborted commands, the queue is going away: cancel the
+ * target's SQEs of no tag (a socket receive would wait forever) and keep
+ * reaping until the last of them completed, so that queue_exit may free
+ * what they point at.  If not, every tag is with the target, waiting for
+ * what those SQEs bring: keep them.  Returns how many are in flight.
  */
 static unsigned thread_stop_tgt(struct ublk_thread *t)
 {
 	struct io_uring_sqe *sqe;
 
-	if (!t->tgt_notag_inflight || t->tgt_stopping)
+	if (!t->tgt_notag_inflight || t->tgt_stopping || !t->aborted)
 		return t->tgt_notag_inflight;
 	sqe = uring_get_sqe(&t->ring);
 	if (!sqe && uring_submit(&t->ring) >= 0)

@@ -140,6 +140,7 @@ struct ublk_thread {
 	unsigned tgt_inflight;	/* backend SQEs in flight */
 	unsigned tgt_notag_inflight;	/* backend SQEs of no tag (UBLK_TGT_NO_TAG) */
 	int tgt_stopping;	/* cancelling those: no new ones */
+	int aborted;		/* the kernel aborted a command: the queue goes away */
 	unsigned aux_inflight;	/* buffer (un)register commands in flight */
 	uint64_t served;	/* requests fetched (relaxed atomic: dump reads it) */
 	/*

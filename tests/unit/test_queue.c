@@ -537,22 +537,16 @@ static void test_batch_fetch(void)
 
 /* ---- a whole thread ---- */
 
-/*
- * Start a thread on the fixture with a temporary file for /dev/ublkcN: it
- * has no uring_cmd, so every fetch fails (-EOPNOTSUPP) as a stopping queue
- * aborts them, and the thread stops.  (/dev/null would not do: newer
- * kernels complete its uring_cmd with 0, a request arriving for ever.)
- */
-static void run_thread(void)
+static void start_thread(int cdev_fd)
 {
-	char path[] = "/tmp/sublk-test-queue-XXXXXX";
-
-	f.d.cdev_fd = mkstemp(path);
-	if (f.d.cdev_fd >= 0)
-		unlink(path);
+	f.d.cdev_fd = cdev_fd;
 	f.d.event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	REQUIRE(f.d.cdev_fd >= 0 && f.d.event_fd >= 0);
 	REQUIRE(ublk_thread_start(&f.t) == 0);
+}
+
+static void join_thread(void)
+{
 	REQUIRE(pthread_join(f.t.thread, NULL) == 0);
 	CHECK_EQ(f.t.setup_ret, 0);
 	CHECK_EQ(f.t.state, UBLK_THREAD_EXITED);
@@ -561,13 +555,28 @@ static void run_thread(void)
 	close(f.d.event_fd);
 }
 
+/*
+ * A temporary file for /dev/ublkcN has no uring_cmd: every fetch fails
+ * (-EOPNOTSUPP) as a stopping queue aborts them, and the thread stops.
+ */
+static int failing_cdev(void)
+{
+	char path[] = "/tmp/sublk-test-queue-XXXXXX";
+	int fd = mkstemp(path);
+
+	if (fd >= 0)
+		unlink(path);
+	return fd;
+}
+
 static void test_thread_stops(void)
 {
 	unsigned tag;
 
 	/* no hooks: it ends once the kernel holds no command */
 	fixture_init(&plain_ops, 0, 0);
-	run_thread();
+	start_thread(failing_cdev());
+	join_thread();
 	for (tag = 0; tag < DEPTH; tag++)
 		CHECK_EQ(f.ios[tag].flags, UBLK_IO_DONE);
 	CHECK_EQ(f.t.tgt_stopping, 0);
@@ -577,7 +586,8 @@ static void test_thread_stops(void)
 	/* queue_init's receive waits for ever: cancelled, then queue_exit */
 	fixture_init(&fake_ops, 0, 0);
 	REQUIRE(pipe(ft.pipe) == 0);
-	run_thread();
+	start_thread(failing_cdev());
+	join_thread();
 	CHECK_EQ(ft.inited, 1);
 	CHECK_EQ(ft.nr_events, 1);
 	CHECK_EQ(ft.event_res[0], -ECANCELED);
@@ -585,6 +595,66 @@ static void test_thread_stops(void)
 	CHECK_EQ(ft.notag_at_exit, 0);
 	CHECK_EQ(f.t.tgt_stopping, 1);
 	CHECK_EQ(logged("io command failed"), DEPTH);
+	fixture_exit();
+}
+
+/* Does @fd complete a uring_cmd with 0?  /dev/null does on newer kernels. */
+static int cmd_completes(int fd)
+{
+	struct io_uring_sqe *sqe;
+	struct io_uring_cqe *cqe;
+	struct uring r;
+	unsigned head, n = 0;
+	int res = -1;
+
+	REQUIRE(uring_init(&r, 4, 0) == 0);
+	sqe = uring_get_sqe(&r);
+	REQUIRE(sqe);
+	uring_prep_cmd(sqe, fd, UBLK_IO_IOWR(UBLK_IO_FETCH_REQ));
+	REQUIRE(uring_submit_and_wait(&r, 1) >= 0);
+	uring_for_each_cqe(&r, head, cqe) {
+		res = cqe->res;
+		n++;
+	}
+	uring_cq_advance(&r, n);
+	uring_exit(&r);
+	return res == 0;
+}
+
+/*
+ * Every tag with the target, none in the kernel, nothing aborted: the
+ * thread keeps serving, and the target's receive is not cancelled.
+ * /dev/null completes each fetch at once with 0, a request for every tag;
+ * the target keeps them (no SQE of theirs) until its receive brings data.
+ */
+static void test_thread_waits_for_target(void)
+{
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	unsigned i;
+
+	REQUIRE(null >= 0);
+	if (!cmd_completes(null)) {
+		fprintf(stderr, "note: /dev/null refuses uring_cmd here: not run\n");
+		close(null);
+		return;
+	}
+	fixture_init(&fake_ops, 0, 0);
+	ft.queue_io_ret = BACKEND_QUEUED;
+	REQUIRE(pipe(ft.pipe) == 0);
+	start_thread(null);
+	for (i = 0; i < 500 && __atomic_load_n(&ft.nr_served, __ATOMIC_ACQUIRE) < DEPTH; i++)
+		usleep(10000);
+	CHECK_EQ(__atomic_load_n(&ft.nr_served, __ATOMIC_ACQUIRE), DEPTH);
+	usleep(50000);		/* time enough for a wrong cancel */
+	REQUIRE(write(ft.pipe[1], "reply", 5) == 5);
+	/* its one receive done, nothing in flight: the thread ends */
+	join_thread();
+	CHECK_EQ(ft.nr_events, 1);
+	CHECK_EQ(ft.event_res[0], 5);
+	CHECK_EQ(f.t.tgt_stopping, 0);
+	CHECK_EQ(ft.exited, 1);
+	for (i = 0; i < DEPTH; i++)
+		CHECK_EQ(f.ios[i].flags, UBLK_IO_IN_BACKEND);
 	fixture_exit();
 }
 
@@ -607,5 +677,6 @@ int main(void)
 	test_batch_commit();
 	test_batch_fetch();
 	test_thread_stops();
+	test_thread_waits_for_target();
 	return unit_done();
 }
