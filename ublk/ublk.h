@@ -172,7 +172,7 @@ enum {
  */
 struct ublk_switches {
 	int no_commit;		/* never commit a request: a hung server */
-	int plain_ring;		/* rings without SINGLE_ISSUER, DEFER_TASKRUN, COOP_TASKRUN */
+	int plain_ring;		/* no SINGLE_ISSUER, DEFER_TASKRUN, COOP_TASKRUN */
 	int no_ring_fd;		/* leave each ring's fd unregistered */
 	const char *die_at;	/* setup point to die at (ublk_test_die_point), or NULL */
 };
