@@ -77,7 +77,7 @@ endif
 KERNELS ?= 6.12 6.16 7.2 newest
 
 URING_SRC   := uring/uring.c
-UBLK_SRC    := ublk/ctrl.c ublk/dev.c ublk/queue.c ublk/batch.c ublk/log.c
+UBLK_SRC    := ublk/ctrl.c ublk/dev.c ublk/thread.c ublk/batch.c ublk/queue.c ublk/log.c
 BACKEND_SRC := backend/backend.c backend/null.c backend/mem.c backend/loop.c backend/fault.c \
 	       backend/nbd_proto.c backend/nbd_handshake.c backend/nbd_uri.c
 CLI_SRC     := main.c cli/add.c cli/daemon.c cli/del.c cli/list.c cli/features.c cli/opts.c cli/ctl.c \
@@ -90,7 +90,7 @@ HDR := $(wildcard */*.h *.h)
 
 UNIT_TESTS := $(patsubst tests/unit/%.c,build/tests/%,$(wildcard tests/unit/test_*.c))
 TEST_CFLAGS := -O1 -g $(WARN) -std=gnu11 -D_GNU_SOURCE -fsanitize=address,undefined \
-	       -fno-omit-frame-pointer
+	       -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 TEST_LIB_SRC := $(URING_SRC) $(BACKEND_SRC) ublk/log.c cli/opts.c tests/unit/queue_stub.c
 TEST_LIB_SRC += $(RUNSTATE_SRC)
 
@@ -104,6 +104,9 @@ FUZZERS      := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_CFLAGS  := -g -O1 -std=gnu11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined \
 		-fno-sanitize-recover=undefined
 REPLAYERS    := $(FUZZERS:%=build/tests/replay_%)
+
+# test_queue runs the real I/O path; the other tests fake the queue
+TEST_QUEUE_SRC := ublk/queue.c ublk/batch.c ublk/thread.c
 
 ifeq ($(V),1)
 Q :=
@@ -125,7 +128,10 @@ $(BUILD)/%.o: %.c $(HDR) Makefile | $(LIBC_DEP)
 build/tests/%: tests/unit/%.c $(TEST_LIB_SRC) $(HDR) tests/unit/unit.h
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@"
-	$(Q)$(HOSTCC) $(TEST_CFLAGS) -o $@ $< $(TEST_LIB_SRC) -pthread
+	$(Q)$(HOSTCC) $(TEST_CFLAGS) -o $@ $< $(TEST_LIB_SRC) $(TEST_EXTRA_SRC) -pthread
+
+build/tests/test_queue: TEST_EXTRA_SRC := $(TEST_QUEUE_SRC)
+build/tests/test_queue: $(TEST_QUEUE_SRC)
 
 build/tests/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(TEST_LIB_SRC) $(HDR)
 	@mkdir -p $(dir $@)

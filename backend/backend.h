@@ -1,86 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Backends ("targets" in ublksrv's words): what serves the block requests.
+ * The interface they implement, struct backend_ops, and what a queue
+ * offers them are ublk/'s (ublk/target.h); this header is the registry.
  *
  * Each backend file exports exactly one `const struct backend_ops` and keeps
- * the rest static.  A backend finishes a request either at once, by
- * returning its result from queue_io(), or later: queue_io() queues SQEs on
- * the ring of the thread serving the tag (ublk_queue_get_sqe(), which fills
- * in user_data) and returns BACKEND_QUEUED; io_done() then receives
- * each of their CQEs and returns BACKEND_QUEUED while more are in flight,
- * or the request's result.
- *
- * A result is what the kernel gets in COMMIT_AND_FETCH: bytes done for
- * read and write, 0 for flush / discard / write-zeroes, or -errno.
+ * the rest static.
  */
 #ifndef SUBLK_BACKEND_H
 #define SUBLK_BACKEND_H
 
-#include <limits.h>
-#include <stddef.h>
-#include <stdint.h>
-
-#include "../ublk/abi.h"
-#include "../uring/abi.h"
-
-#define BACKEND_QUEUED	INT_MAX
-
-struct ublk_queue;
-
-/* What the command line says about the target, for every backend. */
-struct backend_conf {
-	const char *type;	/* "null", "mem", "loop", "fault" */
-	uint64_t size;		/* bytes; 0 means the backend's default */
-	const char *file;	/* loop: -f */
-	int buffered_io;	/* loop: --buffered_io */
-	const char *fault;	/* fault: --fault SPEC */
-	unsigned lbs_shift;	/* logical block size shift, 9..12 */
-};
-
-struct backend {
-	const struct backend_ops *ops;
-	struct backend_conf conf;
-
-	/* set by open() */
-	uint64_t size;			/* device size in bytes */
-	uint64_t max_size;		/* what update_size may grow it to (0: size) */
-	uint32_t attrs;			/* UBLK_ATTR_* */
-	uint32_t discard_granularity;	/* bytes; 0: no discard */
-	uint32_t max_discard_sectors;
-	uint32_t max_write_zeroes_sectors;
-	int fd;				/* backing fd, or -1: fixed file 1 on each queue ring */
-	int zero_copy;			/* can serve with buf == NULL (see queue_io) */
-	void *priv;			/* the backend's own state */
-
-	char err[192];			/* why open() failed: one line */
-};
-
-struct backend_ops {
-	const char *name;
-	/*
-	 * open - check b->conf, open what backs the device and fill in size,
-	 * attrs and discard limits.  On failure return -errno and leave a
-	 * one-line reason in b->err, holding nothing open.
-	 */
-	int (*open)(struct backend *b);
-	void (*close)(struct backend *b);
-	/*
-	 * Serve request @tag; @buf is its I/O buffer, or NULL in zero-copy
-	 * mode: the request's pages are then a fixed buffer on the tag's ring
-	 * (IORING_OP_READ_FIXED / WRITE_FIXED, addr 0, buf_index
-	 * ublk_queue_buf_index()).
-	 * A backend that needs the data in memory leaves zero_copy unset.
-	 */
-	int (*queue_io)(struct backend *b, struct ublk_queue *q, unsigned tag,
-			const struct ublksrv_io_desc *iod, void *buf);
-	/* optional: a CQE of an SQE queued by queue_io */
-	int (*io_done)(struct backend *b, struct ublk_queue *q, unsigned tag,
-		       const struct io_uring_cqe *cqe);
-	/* optional: flush whatever the backend caches (on shutdown) */
-	int (*flush)(struct backend *b);
-	/* Settings as JSON members, no braces: "\"file\":\"/x\",\"direct_io\":1" */
-	int (*json)(const struct backend *b, char *buf, size_t len);
-};
+#include "../ublk/target.h"
 
 extern const struct backend_ops backend_null_ops;
 extern const struct backend_ops backend_mem_ops;
@@ -91,44 +21,5 @@ extern const struct backend_ops backend_fault_ops;
 const struct backend_ops *backend_find(const char *name);
 /* A space-separated list of backend names, for messages. */
 const char *backend_names(void);
-
-/* The fixed-file slot of b->fd on every ring (slot 0 is /dev/ublkcN). */
-#define BACKEND_FIXED_FD	1
-
-/* ---- What a queue offers its backend ---- */
-
-/*
- * A zeroed SQE on the ring of the thread serving @tag, or NULL if that ring
- * is full.  Its user_data is set: the CQE comes to io_done() with @op and
- * @tgt_data (16 bits of the backend's own) in user_data.
- */
-struct io_uring_sqe *ublk_queue_get_sqe(struct ublk_queue *q, unsigned tag,
-					unsigned op, unsigned tgt_data);
-/* Zero copy: the fixed-buffer index of request @tag's pages. */
-unsigned ublk_queue_buf_index(const struct ublk_queue *q, unsigned tag);
-/* The descriptor of the request @tag is serving (valid until its commit). */
-const struct ublksrv_io_desc *ublk_queue_iod(const struct ublk_queue *q,
-					     unsigned tag);
-
-/*
- * user_data of every SQE on a server ring: bits 0-15 tag, 16-23 op,
- * 24-39 the backend's own value, 40-51 queue id, bit 63 set for backend I/O.
- */
-#define UBLK_USER_DATA_TGT	(1ULL << 63)
-
-static inline uint64_t ublk_user_data(unsigned q_id, unsigned tag, unsigned op,
-				      unsigned tgt_data, int is_tgt)
-{
-	return (uint64_t)(tag & 0xffff) | (uint64_t)(op & 0xff) << 16 |
-	       (uint64_t)(tgt_data & 0xffff) << 24 |
-	       (uint64_t)(q_id & 0xfff) << 40 |
-	       (is_tgt ? UBLK_USER_DATA_TGT : 0);
-}
-
-static inline unsigned user_data_tag(uint64_t ud) { return ud & 0xffff; }
-static inline unsigned user_data_op(uint64_t ud) { return (ud >> 16) & 0xff; }
-static inline unsigned user_data_tgt_data(uint64_t ud) { return (ud >> 24) & 0xffff; }
-static inline unsigned user_data_q(uint64_t ud) { return (ud >> 40) & 0xfff; }
-static inline int user_data_is_tgt(uint64_t ud) { return !!(ud & UBLK_USER_DATA_TGT); }
 
 #endif

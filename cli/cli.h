@@ -12,6 +12,7 @@
 #include <sys/types.h>
 
 #include "../ublk/ublk.h"
+#include "../backend/backend.h"
 #include "runstate.h"
 
 /* ---- the command table (main.c) and the helpers every command uses ---- */

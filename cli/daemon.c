@@ -283,8 +283,12 @@ int daemon_run(struct add_opts *o, struct backend *b, int status_fd)
 		goto err_ctrl;
 	}
 	status_send(status_fd, "id %u", d.info.dev_id);
-	ublk_test_die_point("after_add");
-	d.no_commit = cli_env()->test_no_commit;
+	/* the test and benchmark switches, read once at start */
+	d.sw.no_commit = cli_env()->test_no_commit;
+	d.sw.plain_ring = cli_env()->bench_plain_ring;
+	d.sw.no_ring_fd = cli_env()->bench_no_ring_fd;
+	d.sw.die_at = cli_env()->test_die_at;
+	ublk_test_die_point(&d, "after_add");
 	d.nr_threads = o->nr_threads;
 	d.per_io = o->per_io;
 	if (o->trace) {

@@ -26,7 +26,6 @@
 #define FETCH_BUFS	32	/* provided buffers; a CQE uses up one */
 #define FETCH_TAGS	128	/* tags per buffer: the most a CQE carries */
 #define COMMIT_BUFS	4	/* one gathering, the rest in flight */
-#define FETCH_BGID	0
 
 struct ublk_batch {
 	struct ublk_queue *q;
@@ -77,7 +76,7 @@ static struct io_uring_sqe *batch_cmd(struct ublk_thread *t, unsigned nr,
 	struct ublk_batch_io *cmd;
 
 	/* always ioctl-encoded: a driver with batch I/O takes nothing else */
-	sqe = thread_cmd_sqe(t, b->q->q_id, slot, nr, UBLK_IO_IOWR(nr));
+	sqe = queue_cmd_sqe(t, b->q->q_id, slot, nr, UBLK_IO_IOWR(nr));
 	if (!sqe)
 		return NULL;
 	cmd = (struct ublk_batch_io *)sqe->cmd;
@@ -115,7 +114,7 @@ static int send_fetch(struct ublk_thread *t)
 	if (!sqe)
 		return -EBUSY;
 	sqe->flags |= IOSQE_BUFFER_SELECT;
-	sqe->buf_group = FETCH_BGID;
+	sqe->buf_group = BATCH_FETCH_BGID;
 	sqe->uring_cmd_flags = IORING_URING_CMD_MULTISHOT;
 	return 0;
 }
@@ -158,7 +157,17 @@ static int prep_all(struct ublk_thread *t)
 	return res < 0 ? res : 0;
 }
 
-int batch_setup(struct ublk_thread *t, struct ublk_queue *q)
+/* t->commit in batch I/O: @tag's result goes out with the next COMMIT_IO_CMDS. */
+static void batch_commit(struct ublk_thread *t, struct ublk_queue *q,
+			 unsigned tag, int result)
+{
+	struct ublk_batch *b = t->batch;
+
+	put_elem(b, b->cur, tag, result);
+	q->ios[tag].flags = UBLK_IO_IN_KERNEL;
+}
+
+int batch_init(struct ublk_thread *t, struct ublk_queue *q)
 {
 	struct ublk_batch *b;
 	unsigned i;
@@ -168,6 +177,7 @@ int batch_setup(struct ublk_thread *t, struct ublk_queue *q)
 	if (!b)
 		return -ENOMEM;
 	t->batch = b;
+	t->commit = batch_commit;
 	b->q = q;
 	if (!(q->mode & (UBLK_QMODE_USER_COPY | UBLK_QMODE_ZERO_COPY)))
 		b->flags |= UBLK_BATCH_F_HAS_BUF_ADDR;
@@ -180,26 +190,25 @@ int batch_setup(struct ublk_thread *t, struct ublk_queue *q)
 	if (!b->elems || !b->tags)
 		return -ENOMEM;
 
-	ret = uring_buf_ring_setup(&t->ring, &b->ring, FETCH_BUFS, FETCH_BGID);
+	ret = uring_buf_ring_setup(&t->ring, &b->ring, FETCH_BUFS, BATCH_FETCH_BGID);
 	if (ret < 0)
 		return ret;
 	for (i = 0; i < FETCH_BUFS; i++)
 		give_back(b, i);
 	uring_buf_ring_publish(&b->ring);
+	return 0;
+}
 
+int batch_setup(struct ublk_thread *t, struct ublk_queue *q)
+{
+	int ret = batch_init(t, q);
+
+	if (ret < 0)
+		return ret;
 	ret = prep_all(t);
 	if (ret < 0)
 		return ret;
 	return send_fetch(t);
-}
-
-void batch_commit(struct ublk_thread *t, struct ublk_queue *q, unsigned tag,
-		  int result)
-{
-	struct ublk_batch *b = t->batch;
-
-	put_elem(b, b->cur, tag, result);
-	q->ios[tag].flags = UBLK_IO_IN_KERNEL;
 }
 
 void batch_flush(struct ublk_thread *t)
@@ -224,19 +233,23 @@ void batch_flush(struct ublk_thread *t)
 	b->cur = next;
 }
 
-/* A COMMIT finished: the elements past the first bad one go again. */
+/*
+ * A COMMIT finished: the elements past the first bad one go again.  @buf
+ * and @res come from the CQE: @buf is checked before it indexes anything.
+ */
 static void committed(struct ublk_thread *t, unsigned buf, int res)
 {
 	struct ublk_batch *b = t->batch;
-	unsigned n = b->nr[buf], done = res > 0 ? (unsigned)res / b->elem_bytes : 0;
 	struct ublk_elem_header *e;
-	unsigned i;
+	unsigned i, n, done;
 
 	if (buf >= COMMIT_BUFS || !b->busy[buf]) {
 		log_err("queue %u: CQE for unknown commit buffer %u", b->q->q_id, buf);
 		return;
 	}
 	t->cmd_inflight--;
+	n = b->nr[buf];
+	done = res > 0 ? (unsigned)res / b->elem_bytes : 0;
 	if (done < n) {
 		e = elem_at(b, buf, done);
 		log_err("queue %u tag %u: COMMIT_IO_CMDS refused its result %d: %s",
@@ -244,11 +257,10 @@ static void committed(struct ublk_thread *t, unsigned buf, int res)
 			res < 0 ? strerror(-res) : "partial commit");
 		if (e->tag < b->q->depth)
 			b->q->ios[e->tag].flags = UBLK_IO_DONE;
-		for (i = done + 1; i < n; i++) {
-			struct ublk_elem_header *again = elem_at(b, b->cur, b->nr[b->cur]++);
-
-			memcpy(again, elem_at(b, buf, i), b->elem_bytes);
-		}
+		/* each tag is in one buffer at most: the gathering one has room */
+		for (i = done + 1; i < n && b->nr[b->cur] < b->q->depth; i++)
+			memcpy(elem_at(b, b->cur, b->nr[b->cur]++),
+			       elem_at(b, buf, i), b->elem_bytes);
 	}
 	b->nr[buf] = 0;
 	b->busy[buf] = 0;
@@ -274,7 +286,8 @@ static void fetched(struct ublk_thread *t, const struct io_uring_cqe *cqe)
 		}
 	}
 	for (i = 0; i < n; i++) {
-		if (tags[i] >= q->depth) {
+		/* only a tag the kernel holds can bring a request */
+		if (tags[i] >= q->depth || q->ios[tags[i]].flags != UBLK_IO_IN_KERNEL) {
 			log_err("queue %u: fetched bad tag %u", q->q_id, tags[i]);
 			continue;
 		}
@@ -294,6 +307,7 @@ static void fetched(struct ublk_thread *t, const struct io_uring_cqe *cqe)
 	if (cqe->res != -ENODEV)
 		log_err("queue %u: FETCH_IO_CMDS: %s", q->q_id, strerror(-cqe->res));
 	/* the queue is going away: the idle tags will never be handed out */
+	t->aborted = 1;
 	for (i = 0; i < q->depth; i++)
 		if (q->ios[i].flags == UBLK_IO_IN_KERNEL)
 			q->ios[i].flags = UBLK_IO_DONE;
@@ -328,4 +342,5 @@ void batch_teardown(struct ublk_thread *t)
 	free(b->tags);
 	free(b);
 	t->batch = NULL;
+	t->commit = NULL;
 }

@@ -13,29 +13,12 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include <signal.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 
 #include "ublk.h"
 
 #define dev_err(d, ...) snprintf((d)->err, sizeof((d)->err), __VA_ARGS__)
-
-/*
- * Test switch: SUBLK_TEST_DIE_AT=POINT kills the daemon (SIGKILL, as a
- * crash would) when setup reaches POINT: after_add, queue_setup,
- * before_start.  Only the end-to-end tests set it.
- */
-void ublk_test_die_point(const char *point)
-{
-	const char *want = getenv("SUBLK_TEST_DIE_AT");
-
-	if (want && !strcmp(want, point)) {
-		log_err("SUBLK_TEST_DIE_AT=%s: dying", point);
-		raise(SIGKILL);
-	}
-}
-
 
 static void sleep_ms(unsigned ms)
 {
@@ -66,7 +49,7 @@ int ublk_dev_attach(struct ublk_dev *d, struct ublk_ctrl *c, struct backend *b,
 	 * An unprivileged device is named by /dev/ublkcN, which appears (and
 	 * is given to its owner) a moment after ADD_DEV: retry briefly.
 	 */
-	for (i = 0; i < 300; i++) {
+	for (i = 0; i < 1000; i++) {	/* 10 s: a loaded machine's udev is slow */
 		ret = ublk_ctrl_get_info(c, id, &d->info);
 		if (ret == 0 || ret == -ENODEV)
 			break;
@@ -136,7 +119,7 @@ static int dev_open_cdev(struct ublk_dev *d)
 	int i, fd = -ENOENT;
 
 	snprintf(path, sizeof(path), "/dev/ublkc%u", d->info.dev_id);
-	for (i = 0; i < 300; i++) {
+	for (i = 0; i < 1000; i++) {	/* 10 s: a loaded machine's udev is slow */
 		fd = open(path, O_RDWR | O_CLOEXEC);
 		if (fd >= 0)
 			return fd;
@@ -192,7 +175,6 @@ static int dev_map_queue(struct ublk_dev *d, unsigned i)
 	q->backend = d->backend;
 	q->q_id = i;
 	q->depth = d->info.queue_depth;
-	q->no_commit = d->no_commit;
 	q->trace_fd = d->trace_fd;
 	if (d->info.flags & UBLK_F_USER_COPY)
 		q->mode |= UBLK_QMODE_USER_COPY;
@@ -275,43 +257,18 @@ static void dev_assign_tags(struct ublk_dev *d)
 		}
 	}
 	if (!d->per_io)
-		for (i = 0; i < d->nr_threads; i++)
+		for (i = 0; i < d->nr_threads; i++) {
+			d->queues[i].thread = &d->threads[i];
+			d->threads[i].queue = &d->queues[i];
 			d->threads[i].cpus = d->queues[i].cpus;
+		}
 }
 
-int ublk_dev_start_queues(struct ublk_dev *d)
+/* Start every thread; returns once each has set up (fetched its tags). */
+static int dev_start_threads(struct ublk_dev *d)
 {
-	unsigned nr = d->info.nr_hw_queues, i;
+	unsigned i;
 	int ret;
-
-	d->dev_id = d->info.dev_id;
-	d->nr_queues = nr;
-	if (!d->nr_threads || !d->per_io)
-		d->nr_threads = nr;
-	ret = dev_open_cdev(d);
-	if (ret < 0)
-		return ret;
-	d->cdev_fd = ret;
-	d->event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (d->event_fd < 0) {
-		ret = -errno;
-		dev_err(d, "eventfd: %s", strerror(-ret));
-		return ret;
-	}
-	d->queues = calloc(nr, sizeof(*d->queues));
-	d->threads = calloc(d->nr_threads, sizeof(*d->threads));
-	if (!d->queues || !d->threads) {
-		dev_err(d, "out of memory");
-		return -ENOMEM;
-	}
-	for (i = 0; i < nr; i++) {
-		ret = dev_map_queue(d, i);
-		if (ret < 0) {
-			dev_err(d, "queue %u: cannot map it: %s", i, strerror(-ret));
-			return ret;
-		}
-	}
-	dev_assign_tags(d);
 
 	for (i = 0; i < d->nr_threads; i++) {
 		struct ublk_thread *t = &d->threads[i];
@@ -337,11 +294,53 @@ int ublk_dev_start_queues(struct ublk_dev *d)
 	return 0;
 }
 
+int ublk_dev_start_queues(struct ublk_dev *d)
+{
+	const struct backend_ops *ops = d->backend->ops;
+	unsigned nr = d->info.nr_hw_queues, i;
+	int ret;
+
+	d->dev_id = d->info.dev_id;
+	d->nr_queues = nr;
+	if (!d->nr_threads || !d->per_io)
+		d->nr_threads = nr;
+	if (d->per_io && (ops->queue_init || ops->tgt_event)) {
+		dev_err(d, "the %s target serves each queue from one thread: no per-I/O threads",
+			ops->name);
+		return -EINVAL;
+	}
+	ret = dev_open_cdev(d);
+	if (ret < 0)
+		return ret;
+	d->cdev_fd = ret;
+	d->event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (d->event_fd < 0) {
+		ret = -errno;
+		dev_err(d, "eventfd: %s", strerror(-ret));
+		return ret;
+	}
+	d->queues = calloc(nr, sizeof(*d->queues));
+	d->threads = calloc(d->nr_threads, sizeof(*d->threads));
+	if (!d->queues || !d->threads) {
+		dev_err(d, "out of memory");
+		return -ENOMEM;
+	}
+	for (i = 0; i < nr; i++) {
+		ret = dev_map_queue(d, i);
+		if (ret < 0) {
+			dev_err(d, "queue %u: cannot map it: %s", i, strerror(-ret));
+			return ret;
+		}
+	}
+	dev_assign_tags(d);
+	return dev_start_threads(d);
+}
+
 int ublk_dev_start(struct ublk_dev *d)
 {
 	int ret;
 
-	ublk_test_die_point("before_start");
+	ublk_test_die_point(d, "before_start");
 	ret = ublk_ctrl_start_dev(d->ctrl, d->info.dev_id, getpid());
 
 	if (ret < 0) {

@@ -1,6 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Between the I/O loop (queue.c) and batch I/O (batch.c); not for the CLI.
+ * Between the files of the I/O path; not for the CLI.  They call
+ * downwards only:
+ *
+ *   dev.c     device lifecycle: maps the queues, starts the threads
+ *   thread.c  a thread's ring and loop: hands each CQE to batch.c or queue.c
+ *   batch.c   batch I/O: arms, fetches and commits tags in lists
+ *   queue.c   per-tag serving: fetch, target, commit; the target interface
+ *
+ * queue.c reaches batch.c's commit only through t->commit.
  */
 #ifndef SUBLK_UBLK_INTERNAL_H
 #define SUBLK_UBLK_INTERNAL_H
@@ -14,22 +22,27 @@
  * /dev/ublkcN, user_data naming @q_id and @slot (a tag, or a batch buffer);
  * its command area is sqe->cmd.  NULL when @t's ring is full.
  */
-struct io_uring_sqe *thread_cmd_sqe(struct ublk_thread *t, unsigned q_id,
+struct io_uring_sqe *queue_cmd_sqe(struct ublk_thread *t, unsigned q_id,
 				    unsigned slot, unsigned nr, uint32_t cmd_op);
 
 /* A request arrived for @tag: make its data reachable, then serve it. */
 void queue_serve(struct ublk_queue *q, unsigned tag);
+/* Queue FETCH_REQ for every tag @t serves (per-tag commands, not batch). */
+int queue_fetch_tags(struct ublk_thread *t);
+/* A CQE of a per-tag command or of target I/O, on @t's ring. */
+void queue_handle_cqe(struct ublk_thread *t, const struct io_uring_cqe *cqe);
 
 /*
  * Batch I/O (UBLK_F_BATCH_IO): a thread serves one queue.  Setup arms
  * every tag with one PREP_IO_CMDS and starts a multishot FETCH_IO_CMDS
  * whose CQEs carry lists of tags; results gather in a commit buffer that
- * goes out as one COMMIT_IO_CMDS per loop iteration, re-arming the tags.
+ * goes out as one COMMIT_IO_CMDS per loop iteration, re-arming the tags;
+ * batch_setup makes t->commit gather them.
  */
 int batch_setup(struct ublk_thread *t, struct ublk_queue *q);
-/* Queue @tag's result for the next COMMIT_IO_CMDS. */
-void batch_commit(struct ublk_thread *t, struct ublk_queue *q, unsigned tag,
-		  int result);
+/* batch_setup's first half: the state and buffer ring, nothing sent (tests). */
+int batch_init(struct ublk_thread *t, struct ublk_queue *q);
+#define BATCH_FETCH_BGID	0	/* buffer group FETCH_IO_CMDS picks from */
 /* Send the gathered results, if any; before each wait. */
 void batch_flush(struct ublk_thread *t);
 int batch_is_cmd(unsigned op);

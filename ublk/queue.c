@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
- * The I/O loop: each thread has one ring and serves a set of (queue, tag)
- * pairs: by default all the tags of one queue, with per-I/O threads
- * (PER_IO_DAEMON) a share of every queue's tags.
+ * Per-tag serving, the lowest layer of the I/O path: a request's way from
+ * its fetch through the target to its commit, and what a queue offers its
+ * target (target.h).  batch.c and thread.c call in; this file calls
+ * neither: a thread that gathers commits (batch I/O) gives t->commit.
  *
  * Every tag always has exactly one command outstanding in the kernel,
  * except while its request is being served: FETCH_REQ at start, then
@@ -14,12 +15,8 @@
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <sys/eventfd.h>
-#include <sys/mman.h>
-#include <sys/syscall.h>
 
 #include "internal.h"
 
@@ -58,13 +55,22 @@ static uint32_t io_cmd_op(const struct ublk_queue *q, unsigned nr)
 struct io_uring_sqe *ublk_queue_get_sqe(struct ublk_queue *q, unsigned tag,
 					unsigned op, unsigned tgt_data)
 {
-	struct ublk_thread *t = q->ios[tag].t;
-	struct io_uring_sqe *sqe = uring_get_sqe(&t->ring);
+	int notag = tag == UBLK_TGT_NO_TAG;
+	struct ublk_thread *t = notag ? q->thread : q->ios[tag].t;
+	struct io_uring_sqe *sqe;
 
+	/* no tag: for tgt_event, on the queue's one thread, until it stops */
+	if (notag && (!t || t->tgt_stopping || !q->backend->ops->tgt_event))
+		return NULL;
+	sqe = uring_get_sqe(&t->ring);
 	if (!sqe)
 		return NULL;
-	t->tgt_inflight++;
-	q->ios[tag].tgt_inflight++;
+	if (notag) {
+		t->tgt_notag_inflight++;
+	} else {
+		t->tgt_inflight++;
+		q->ios[tag].tgt_inflight++;
+	}
 	sqe->user_data = ublk_user_data(q->q_id, tag, op, tgt_data, 1);
 	return sqe;
 }
@@ -88,7 +94,7 @@ static uint64_t io_cmd_addr(const struct ublk_queue *q, unsigned tag)
 	return (uint64_t)(uintptr_t)q->ios[tag].buf;
 }
 
-struct io_uring_sqe *thread_cmd_sqe(struct ublk_thread *t, unsigned q_id,
+struct io_uring_sqe *queue_cmd_sqe(struct ublk_thread *t, unsigned q_id,
 				    unsigned slot, unsigned nr, uint32_t cmd_op)
 {
 	struct io_uring_sqe *sqe = uring_get_sqe(&t->ring);
@@ -113,7 +119,7 @@ static struct io_uring_sqe *queue_io_cmd(struct ublk_queue *q, unsigned tag,
 	struct io_uring_sqe *sqe;
 	struct ublksrv_io_cmd *cmd;
 
-	sqe = thread_cmd_sqe(t, q->q_id, tag, nr, io_cmd_op(q, nr));
+	sqe = queue_cmd_sqe(t, q->q_id, tag, nr, io_cmd_op(q, nr));
 	if (!sqe)
 		return NULL;
 	cmd = (struct ublksrv_io_cmd *)sqe->cmd;
@@ -158,6 +164,7 @@ static void queue_commit(struct ublk_queue *q, unsigned tag, int result)
 	struct io_uring_sqe *sqe;
 	ssize_t n;
 
+	io->flags &= ~UBLK_IO_IN_BACKEND;
 	log_debug("q%u tag %u commit op %u sector %llu len %u res %d", q->q_id,
 		  tag, op, (unsigned long long)iod->start_sector,
 		  iod->nr_sectors << 9, result);
@@ -177,7 +184,7 @@ static void queue_commit(struct ublk_queue *q, unsigned tag, int result)
 		STAT_ADD(q->stats.errors[op & 7], 1);
 	else if (has_data(op))
 		STAT_ADD(q->stats.bytes, (unsigned)result);
-	if (q->no_commit)
+	if (q->dev->sw.no_commit)
 		return;
 	/* a buffer we registered must go before the request can complete */
 	if (io->flags & UBLK_IO_BUF_REGISTERED) {
@@ -185,8 +192,8 @@ static void queue_commit(struct ublk_queue *q, unsigned tag, int result)
 		if (sqe)
 			sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
 	}
-	if (q->mode & UBLK_QMODE_BATCH)
-		batch_commit(io->t, q, tag, result);
+	if (io->t->commit)
+		io->t->commit(io->t, q, tag, result);	/* batch I/O gathers it */
 	else
 		queue_io_cmd(q, tag, UBLK_IO_COMMIT_AND_FETCH_REQ, result);
 }
@@ -227,7 +234,7 @@ void queue_serve(struct ublk_queue *q, unsigned tag)
 	      (unsigned long long)iod->start_sector, len);
 	STAT_ADD(q->stats.reqs[op & 7], 1);
 	STAT_ADD(io->t->served, 1);
-	io->flags = UBLK_IO_IN_BACKEND;
+	io->flags = 0;		/* ours; with the target once queue_io has it */
 
 	if ((q->mode & UBLK_QMODE_USER_COPY) && op == UBLK_IO_OP_WRITE) {
 		n = pread(q->dev->cdev_fd, io->buf, len, user_copy_off(q, tag));
@@ -251,61 +258,84 @@ void queue_serve(struct ublk_queue *q, unsigned tag)
 	queue_serve_backend(q, tag);
 }
 
-static void thread_handle_cqe(struct ublk_thread *t, uint64_t ud, int res,
-			      const struct io_uring_cqe *cqe)
+int ublk_queue_complete(struct ublk_queue *q, unsigned tag, int result)
 {
-	unsigned q_id = user_data_q(ud), tag = user_data_tag(ud);
-	unsigned op = user_data_op(ud);
-	struct ublk_queue *q;
-	struct backend *b;
+	struct ublk_io *io;
+
+	/* the tag may come from the wire (a reply's handle): check it all */
+	if (!q->thread || tag >= q->depth)
+		return -EINVAL;
+	io = &q->ios[tag];
+	if (!(io->flags & UBLK_IO_IN_BACKEND))
+		return -EINVAL;
+	if (io->tgt_inflight)
+		return -EBUSY;
+	queue_commit(q, tag, result);
+	return 0;
+}
+
+int queue_fetch_tags(struct ublk_thread *t)
+{
+	struct ublk_dev *d = t->dev;
+	unsigned i, tag;
+
+	for (i = 0; i < d->nr_queues; i++) {
+		struct ublk_queue *q = &d->queues[i];
+
+		for (tag = 0; tag < q->depth; tag++)
+			if (q->ios[tag].t == t &&
+			    !queue_io_cmd(q, tag, UBLK_IO_FETCH_REQ, -1))
+				return -EBUSY;
+	}
+	return 0;
+}
+
+/* A CQE of an SQE the target queued for @tag. */
+static void queue_tgt_done(struct ublk_queue *q, unsigned tag,
+			   const struct io_uring_cqe *cqe)
+{
+	struct ublk_io *io = &q->ios[tag];
+	struct backend *b = q->backend;
 	int ret;
 
-	if (!user_data_is_tgt(ud) && batch_is_cmd(op)) {
-		batch_handle_cqe(t, cqe);
-		return;
-	}
-	if (q_id >= t->dev->nr_queues ||
-	    tag >= t->dev->queues[q_id].depth ||
-	    t->dev->queues[q_id].ios[tag].t != t) {
-		log_err("thread %u: CQE (op 0x%x res %d%s) for queue %u tag %u, which it does not serve",
-			t->idx, op, res, user_data_is_tgt(ud) ? " backend" : "",
-			q_id, tag);
-		return;
-	}
-	q = &t->dev->queues[q_id];
-	b = q->backend;
-	if (user_data_is_tgt(ud)) {
-		t->tgt_inflight--;
-		q->ios[tag].tgt_inflight--;
-		TRACE(q, "sublk: dev %u q %u tag %u backend done res %d\n",
-		      q->dev->dev_id, q->q_id, tag, res);
-		ret = b->ops->io_done(b, q, tag, cqe);
-		log_debug("q%u tag %u backend op %u done res %d", q->q_id, tag,
-			  op, res);
-		if (ret != BACKEND_QUEUED)
-			queue_commit(q, tag, ret);
-		return;
-	}
-	if (op == UBLK_IO_REGISTER_IO_BUF) {
-		t->aux_inflight--;
-		if (res < 0) {
-			log_err("queue %u tag %u: REGISTER_IO_BUF: %s", q->q_id,
-				tag, strerror(-res));
-			queue_commit(q, tag, res);
-			return;
-		}
-		q->ios[tag].flags |= UBLK_IO_BUF_REGISTERED;
-		queue_serve_backend(q, tag);
-		return;
-	}
+	io->t->tgt_inflight--;
+	io->tgt_inflight--;
+	TRACE(q, "sublk: dev %u q %u tag %u backend done res %d\n",
+	      q->dev->dev_id, q->q_id, tag, cqe->res);
+	ret = b->ops->io_done(b, q, tag, cqe);
+	log_debug("q%u tag %u backend op %u done res %d", q->q_id, tag,
+		  user_data_op(cqe->user_data), cqe->res);
+	if (ret != BACKEND_QUEUED)
+		queue_commit(q, tag, ret);
+}
+
+/* A CQE of REGISTER_IO_BUF, or a failed UNREGISTER_IO_BUF, for @tag. */
+static void queue_buf_cmd_done(struct ublk_queue *q, unsigned tag, unsigned op,
+			       int res)
+{
+	struct ublk_io *io = &q->ios[tag];
+
 	if (op == UBLK_IO_UNREGISTER_IO_BUF) {
 		/* only a failure posts a CQE (CQE_SKIP_SUCCESS) */
 		log_err("queue %u tag %u: UNREGISTER_IO_BUF: %s", q->q_id, tag,
 			strerror(-res));
 		return;
 	}
+	io->t->aux_inflight--;
+	if (res < 0) {
+		log_err("queue %u tag %u: REGISTER_IO_BUF: %s", q->q_id, tag,
+			strerror(-res));
+		queue_commit(q, tag, res);
+		return;
+	}
+	io->flags |= UBLK_IO_BUF_REGISTERED;
+	queue_serve_backend(q, tag);
+}
 
-	t->cmd_inflight--;
+/* A CQE of FETCH_REQ, COMMIT_AND_FETCH_REQ or NEED_GET_DATA for @tag. */
+static void queue_fetch_done(struct ublk_queue *q, unsigned tag, int res)
+{
+	q->ios[tag].t->cmd_inflight--;
 	if (res == UBLK_IO_RES_OK) {
 		queue_serve(q, tag);
 	} else if (res == UBLK_IO_RES_NEED_GET_DATA) {
@@ -316,119 +346,63 @@ static void thread_handle_cqe(struct ublk_thread *t, uint64_t ud, int res,
 			log_err("queue %u tag %u: io command failed: %s", q->q_id,
 				tag, strerror(-res));
 		q->ios[tag].flags = UBLK_IO_DONE;
+		q->ios[tag].t->aborted = 1;
 		log_debug("q%u tag %u aborted (%d)", q->q_id, tag, res);
 	}
 }
 
-static void thread_reap(struct ublk_thread *t)
+/* A CQE of target I/O tied to no tag, for the target's tgt_event. */
+static void queue_tgt_event(struct ublk_queue *q, const struct io_uring_cqe *cqe)
 {
-	struct io_uring_cqe *cqe;
-	unsigned head, n = 0;
-
-	uring_for_each_cqe(&t->ring, head, cqe) {
-		thread_handle_cqe(t, cqe->user_data, cqe->res, cqe);
-		n++;
-	}
-	uring_cq_advance(&t->ring, n);
-}
-
-static int thread_setup(struct ublk_thread *t)
-{
-	struct ublk_dev *d = t->dev;
-	int fds[2] = { d->cdev_fd, d->backend->fd };
-	unsigned i, tag;
+	struct backend *b = q->backend;
 	int ret;
 
-	/* The ring's entries: one command per tag plus backend SQEs. */
-	/*
-	 * Benchmark switches (tools/bench measures what each setting pays):
-	 * SUBLK_BENCH_PLAIN_RING=1 drops SINGLE_ISSUER, DEFER_TASKRUN and
-	 * COOP_TASKRUN; SUBLK_BENCH_NO_RING_FD=1 keeps the ring fd unregistered.
-	 */
-	ret = uring_init(&t->ring, 2 * t->nr_ios,
-			 getenv("SUBLK_BENCH_PLAIN_RING") ? 0 : URING_SETUP_OPTIONAL);
+	/* a multishot SQE stays in flight until its last CQE */
+	if (!(cqe->flags & IORING_CQE_F_MORE))
+		q->thread->tgt_notag_inflight--;
+	ret = b->ops->tgt_event(b, q, cqe);
 	if (ret < 0)
-		return ret;
-	ret = uring_register_files(&t->ring, fds, fds[1] >= 0 ? 2 : 1);
-	if (ret < 0)
-		return ret;
-	if (d->queues[0].mode & UBLK_QMODE_ZERO_COPY) {
-		ret = uring_register_buffers_sparse(&t->ring, t->nr_ios);
-		if (ret < 0)
-			return ret;
-	}
-	ret = getenv("SUBLK_BENCH_NO_RING_FD") ? -EPERM :
-	      uring_register_ring_fd(&t->ring);
-	if (ret < 0)
-		log_debug("thread %u: no registered ring fd (%d)", t->idx, ret);
-
-	if (d->queues[0].mode & UBLK_QMODE_BATCH) {
-		/* one queue per thread, thread i serving queue i */
-		ret = batch_setup(t, &d->queues[t->idx]);
-		if (ret < 0)
-			return ret;
-	}
-	for (i = 0; i < d->nr_queues && !t->batch; i++) {
-		struct ublk_queue *q = &d->queues[i];
-
-		for (tag = 0; tag < q->depth; tag++)
-			if (q->ios[tag].t == t &&
-			    !queue_io_cmd(q, tag, UBLK_IO_FETCH_REQ, -1))
-				return -EBUSY;
-	}
-	ret = uring_submit(&t->ring);
-	ublk_test_die_point("queue_setup");
-	return ret < 0 ? ret : 0;
+		log_err("queue %u: backend event (op %u res %d): %s", q->q_id,
+			user_data_op(cqe->user_data), cqe->res, strerror(-ret));
 }
 
-static void thread_notify(struct ublk_thread *t, int state)
+/* Does @t serve what a CQE's user_data names?  It is checked before use. */
+static int queue_cqe_is_ours(const struct ublk_thread *t, uint64_t ud)
 {
-	uint64_t one = 1;
+	unsigned q_id = user_data_q(ud), tag = user_data_tag(ud);
+	const struct ublk_queue *q;
 
-	/* release: setup_ret and the thread's fields are visible to the reader */
-	__atomic_store_n(&t->state, state, __ATOMIC_RELEASE);
-	if (write(t->dev->event_fd, &one, sizeof(one)) < 0)
-		log_err("thread %u: cannot notify: %s", t->idx, strerror(errno));
+	if (q_id >= t->dev->nr_queues)
+		return 0;
+	q = &t->dev->queues[q_id];
+	if (user_data_is_tgt(ud) && tag == UBLK_TGT_NO_TAG)
+		return q->thread == t && t->tgt_notag_inflight;
+	if (tag >= q->depth || q->ios[tag].t != t)
+		return 0;
+	/* target I/O: one of the tag's SQEs must be in flight */
+	return !user_data_is_tgt(ud) || q->ios[tag].tgt_inflight;
 }
 
-static void *thread_main(void *arg)
+void queue_handle_cqe(struct ublk_thread *t, const struct io_uring_cqe *cqe)
 {
-	struct ublk_thread *t = arg;
-	int ret;
+	uint64_t ud = cqe->user_data;
+	unsigned q_id = user_data_q(ud), tag = user_data_tag(ud);
+	unsigned op = user_data_op(ud);
+	struct ublk_queue *q;
 
-	t->tid = (pid_t)syscall(SYS_gettid);
-	if (CPU_COUNT(&t->cpus) &&
-	    sched_setaffinity(0, sizeof(t->cpus), &t->cpus) < 0)
-		log_warn("thread %u: cannot pin to its CPUs: %s", t->idx,
-			 strerror(errno));
-
-	t->setup_ret = thread_setup(t);
-	thread_notify(t, t->setup_ret < 0 ? UBLK_THREAD_EXITED : UBLK_THREAD_RUNNING);
-	if (t->setup_ret < 0)
-		goto out;
-
-	log_debug("thread %u: tid %d serving %u tags", t->idx, t->tid, t->nr_ios);
-	for (;;) {
-		batch_flush(t);		/* batch I/O: the results gathered */
-		if (!t->cmd_inflight && !t->tgt_inflight && !t->aux_inflight)
-			break;
-		ret = uring_submit_and_wait(&t->ring, 1);
-		if (ret < 0 && ret != -EBUSY && ret != -EAGAIN) {
-			log_err("thread %u: io_uring_enter: %s", t->idx,
-				strerror(-ret));
-			break;
-		}
-		thread_reap(t);
+	if (!queue_cqe_is_ours(t, ud)) {
+		log_err("thread %u: CQE (op 0x%x res %d%s) for queue %u tag %u, which it does not serve",
+			t->idx, op, cqe->res, user_data_is_tgt(ud) ? " backend" : "",
+			q_id, tag);
+		return;
 	}
-	log_debug("thread %u: exiting", t->idx);
-out:
-	uring_exit(&t->ring);
-	batch_teardown(t);
-	thread_notify(t, UBLK_THREAD_EXITED);
-	return NULL;
-}
-
-int ublk_thread_start(struct ublk_thread *t)
-{
-	return -pthread_create(&t->thread, NULL, thread_main, t);
+	q = &t->dev->queues[q_id];
+	if (user_data_is_tgt(ud) && tag == UBLK_TGT_NO_TAG)
+		queue_tgt_event(q, cqe);
+	else if (user_data_is_tgt(ud))
+		queue_tgt_done(q, tag, cqe);
+	else if (op == UBLK_IO_REGISTER_IO_BUF || op == UBLK_IO_UNREGISTER_IO_BUF)
+		queue_buf_cmd_done(q, tag, op, cqe->res);
+	else
+		queue_fetch_done(q, tag, cqe->res);
 }

@@ -17,7 +17,7 @@
 #include "abi.h"
 #include "log.h"
 #include "../uring/uring.h"
-#include "../backend/backend.h"
+#include "target.h"
 
 #define UBLK_CONTROL_PATH	"/dev/ublk-control"
 #define UBLK_DEFAULT_DEPTH	128
@@ -87,7 +87,7 @@ struct ublk_io {
 };
 
 #define UBLK_IO_IN_KERNEL	(1U << 0)	/* fetch/commit outstanding */
-#define UBLK_IO_IN_BACKEND	(1U << 1)	/* backend serving it */
+#define UBLK_IO_IN_BACKEND	(1U << 1)	/* queue_io has it, not yet committed */
 #define UBLK_IO_DONE		(1U << 2)	/* aborted: never re-issued */
 #define UBLK_IO_BUF_REGISTERED	(1U << 3)	/* we put its pages in the buffer table */
 
@@ -110,7 +110,8 @@ struct ublk_queue {
 	unsigned q_id;
 	unsigned depth;
 	unsigned mode;		/* UBLK_QMODE_* */
-	int no_commit;		/* test switch: never commit (SUBLK_TEST_NO_COMMIT) */
+	struct ublk_thread *thread;	/* serves every tag; NULL with per-I/O threads */
+	int tgt_ready;		/* the target's queue_init succeeded: queue_exit is due */
 	int trace_fd;		/* trace_marker, or -1 */
 	cpu_set_t cpus;		/* the kernel's affinity for this queue */
 	struct ublk_queue_stats stats;
@@ -134,10 +135,20 @@ struct ublk_thread {
 	struct ublk_dev *dev;
 	unsigned idx;
 	unsigned nr_ios;	/* (queue, tag) pairs it serves */
+	struct ublk_queue *queue;	/* the queue it serves alone; NULL: per-I/O threads */
 	unsigned cmd_inflight;	/* io commands the kernel holds */
 	unsigned tgt_inflight;	/* backend SQEs in flight */
+	unsigned tgt_notag_inflight;	/* backend SQEs of no tag (UBLK_TGT_NO_TAG) */
+	int tgt_stopping;	/* cancelling those: no new ones */
+	int aborted;		/* the kernel aborted a command: the queue goes away */
 	unsigned aux_inflight;	/* buffer (un)register commands in flight */
 	uint64_t served;	/* requests fetched (relaxed atomic: dump reads it) */
+	/*
+	 * How a result goes back to the kernel: NULL for COMMIT_AND_FETCH_REQ
+	 * per tag; batch I/O gathers them for one COMMIT_IO_CMDS.
+	 */
+	void (*commit)(struct ublk_thread *t, struct ublk_queue *q,
+		       unsigned tag, int result);
 	struct ublk_batch *batch;	/* batch I/O state, or NULL */
 	uint64_t commits;	/* batch I/O: COMMIT_IO_CMDS sent (relaxed atomic) */
 	uint64_t committed;	/* ... and the results they carried */
@@ -152,6 +163,18 @@ enum {
 	UBLK_THREAD_STARTING,
 	UBLK_THREAD_RUNNING,
 	UBLK_THREAD_EXITED,
+};
+
+/*
+ * Test and benchmark switches; ublk/ reads no environment, the CLI fills
+ * them in.  ublk_dev_add and ublk_dev_attach zero the device: set them
+ * after those, before ublk_dev_start_queues.
+ */
+struct ublk_switches {
+	int no_commit;		/* never commit a request: a hung server */
+	int plain_ring;		/* no SINGLE_ISSUER, DEFER_TASKRUN, COOP_TASKRUN */
+	int no_ring_fd;		/* leave each ring's fd unregistered */
+	const char *die_at;	/* setup point to die at (ublk_test_die_point), or NULL */
 };
 
 /* Start @t; it reports on t->dev->event_fd as its state changes. */
@@ -175,7 +198,7 @@ struct ublk_dev {
 	unsigned threads_started;
 	int cdev_fd;
 	int event_fd;		/* threads report setup and exit here */
-	int no_commit;
+	struct ublk_switches sw;
 	int trace_fd;		/* trace_marker for --trace-marker, or -1 */
 	char err[256];		/* why the last step failed */
 };
@@ -208,8 +231,11 @@ int ublk_dev_threads_alive(const struct ublk_dev *d);
 pid_t ublk_dev_queue_tid(const struct ublk_dev *d, unsigned q);
 /* Wait for every thread to end, then unmap the queues and close /dev/ublkcN. */
 void ublk_dev_join_queues(struct ublk_dev *d);
-/* Test switch: die here when SUBLK_TEST_DIE_AT names @point. */
-void ublk_test_die_point(const char *point);
+/*
+ * Test switch: SIGKILL the process, as a crash would, when d->sw.die_at
+ * names @point: after_add, queue_setup, before_start.
+ */
+void ublk_test_die_point(const struct ublk_dev *d, const char *point);
 /* Undo ublk_dev_add: stop, join, DEL_DEV; used on setup failure and exit. */
 void ublk_dev_destroy(struct ublk_dev *d);
 

@@ -41,6 +41,7 @@ struct io_uring_sqe {
 		uint32_t rw_flags;
 		uint32_t fsync_flags;
 		uint32_t uring_cmd_flags;
+		uint32_t cancel_flags;
 	};
 	uint64_t user_data;
 	union {
@@ -146,6 +147,7 @@ enum {
 	IORING_OP_READ_FIXED = 4,
 	IORING_OP_WRITE_FIXED = 5,
 	IORING_OP_TIMEOUT = 11,
+	IORING_OP_ASYNC_CANCEL = 14,
 	IORING_OP_FALLOCATE = 17,
 	IORING_OP_READ = 22,
 	IORING_OP_WRITE = 23,
@@ -153,6 +155,10 @@ enum {
 };
 
 #define IORING_FSYNC_DATASYNC	(1U << 0)
+
+/* sqe->cancel_flags (Linux 5.19) */
+#define IORING_ASYNC_CANCEL_ALL	(1U << 0)	/* every match, not the first */
+#define IORING_ASYNC_CANCEL_ANY	(1U << 2)	/* match any request, not user_data */
 
 /* sqe->uring_cmd_flags */
 #define IORING_URING_CMD_FIXED	(1U << 0)

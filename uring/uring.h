@@ -209,6 +209,17 @@ static inline void uring_prep_fallocate(struct io_uring_sqe *sqe, int fd,
 }
 
 /*
+ * Cancel every request in flight on the ring (Linux 5.19); its CQE's res
+ * is how many were found, or -ENOENT.
+ */
+static inline void uring_prep_cancel_all(struct io_uring_sqe *sqe)
+{
+	sqe->opcode = IORING_OP_ASYNC_CANCEL;
+	sqe->fd = -1;
+	sqe->cancel_flags = IORING_ASYNC_CANCEL_ALL | IORING_ASYNC_CANCEL_ANY;
+}
+
+/*
  * uring_prep_cmd - an IORING_OP_URING_CMD SQE; returns its command area
  * (16 bytes in a 64-byte SQE, 80 with SQE128).
  */

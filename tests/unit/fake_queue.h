@@ -2,7 +2,9 @@
 /*
  * A fake ublk queue for backend tests: a bare ring standing in for the
  * queue, and helpers that drive one request to its end as the queue loop
- * would.  Include from exactly one file per test program.
+ * would, CQEs of no tag (UBLK_TGT_NO_TAG) going to tgt_event and
+ * ublk_queue_complete() finishing the request.  Include from exactly one
+ * file per test program.
  */
 #ifndef SUBLK_TEST_FAKE_QUEUE_H
 #define SUBLK_TEST_FAKE_QUEUE_H
@@ -20,6 +22,9 @@ struct ublk_queue {
 	struct uring ring;
 	/* what the driver's shared descriptor area holds, one per tag */
 	struct ublksrv_io_desc descs[FAKE_QUEUE_DEPTH];
+	unsigned char serving[FAKE_QUEUE_DEPTH];	/* run_io is serving it */
+	unsigned char completed[FAKE_QUEUE_DEPTH];	/* ublk_queue_complete'd ... */
+	int result[FAKE_QUEUE_DEPTH];			/* ... with this */
 };
 
 struct io_uring_sqe *ublk_queue_get_sqe(struct ublk_queue *q, unsigned tag,
@@ -41,6 +46,16 @@ const struct ublksrv_io_desc *ublk_queue_iod(const struct ublk_queue *q,
 					     unsigned tag)
 {
 	return &q->descs[tag];
+}
+
+/* As the queue's: only a request being served, and once. */
+int ublk_queue_complete(struct ublk_queue *q, unsigned tag, int result)
+{
+	if (tag >= FAKE_QUEUE_DEPTH || !q->serving[tag] || q->completed[tag])
+		return -EINVAL;
+	q->completed[tag] = 1;
+	q->result[tag] = result;
+	return 0;
 }
 
 /* Put a request in @q's descriptor for @tag, as the driver would. */
@@ -71,24 +86,39 @@ static inline int run_io(struct backend *b, struct ublk_queue *q, unsigned tag,
 	/* with no queue, a backend that finishes later cannot be tested */
 	const struct ublksrv_io_desc *iod = q ?
 		fake_iod(q, tag, op_flags, sector, nr) : &local;
-	int ret = b->ops->queue_io(b, q, tag, iod, buf);
+	int ret;
 
+	if (q)
+		q->serving[tag] = 1;
+	ret = b->ops->queue_io(b, q, tag, iod, buf);
 	while (ret == BACKEND_QUEUED) {
 		struct io_uring_cqe *cqe;
 		unsigned head, n = 0;
 
-		REQUIRE(q && b->ops->io_done);
+		REQUIRE(q);
+		if (q->completed[tag]) {
+			ret = q->result[tag];
+			break;
+		}
 		REQUIRE(uring_submit_and_wait(&q->ring, 1) >= 0);
 		uring_for_each_cqe(&q->ring, head, cqe) {
 			CHECK(user_data_is_tgt(cqe->user_data));
+			n++;
+			if (user_data_tag(cqe->user_data) == UBLK_TGT_NO_TAG) {
+				REQUIRE(b->ops->tgt_event);
+				CHECK_EQ(b->ops->tgt_event(b, q, cqe), 0);
+				continue;
+			}
+			REQUIRE(b->ops->io_done);
 			CHECK_EQ(user_data_tag(cqe->user_data), tag);
 			CHECK_EQ(user_data_op(cqe->user_data), op_flags & 0xff);
 			if (ret == BACKEND_QUEUED)
 				ret = b->ops->io_done(b, q, tag, cqe);
-			n++;
 		}
 		uring_cq_advance(&q->ring, n);
 	}
+	if (q)
+		q->serving[tag] = q->completed[tag] = 0;
 	return ret;
 }
 

@@ -4,6 +4,7 @@
  * backends without a queue.  Weak, so a test with a fake queue of its own
  * (test_backend.c) overrides it.
  */
+#include <errno.h>
 #include <stddef.h>
 
 #include "../../backend/backend.h"
@@ -26,4 +27,10 @@ const struct ublksrv_io_desc *ublk_queue_iod(const struct ublk_queue *q,
 					     unsigned tag)
 {
 	return NULL;
+}
+
+__attribute__((weak))
+int ublk_queue_complete(struct ublk_queue *q, unsigned tag, int result)
+{
+	return -EINVAL;
 }

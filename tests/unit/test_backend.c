@@ -223,11 +223,55 @@ static void test_mem(void)
 	free(rbuf);
 }
 
+/* ---- a target answered off the request's own SQEs, on the fake queue ---- */
+
+/* queue_io sends a tagless NOP naming the tag; its CQE finishes the request. */
+static int deferred_queue_io(struct backend *b, struct ublk_queue *q,
+			     unsigned tag, const struct ublksrv_io_desc *iod,
+			     void *buf)
+{
+	struct io_uring_sqe *sqe = ublk_queue_get_sqe(q, UBLK_TGT_NO_TAG, 1, tag);
+
+	if (!sqe)
+		return -EBUSY;
+	uring_prep_nop(sqe);
+	return BACKEND_QUEUED;
+}
+
+static int deferred_tgt_event(struct backend *b, struct ublk_queue *q,
+			      const struct io_uring_cqe *cqe)
+{
+	unsigned tag = user_data_tgt_data(cqe->user_data);
+
+	return ublk_queue_complete(q, tag, (int)ublk_queue_iod(q, tag)->nr_sectors << 9);
+}
+
+static void test_deferred(void)
+{
+	static const struct backend_ops ops = {
+		.name = "deferred",
+		.queue_io = deferred_queue_io,
+		.tgt_event = deferred_tgt_event,
+	};
+	struct backend b = { .ops = &ops, .fd = -1 };
+	struct ublk_queue q;
+
+	memset(&q, 0, sizeof(q));
+	queue_init(&q, &b);
+	CHECK_EQ(run_io(&b, &q, 5, UBLK_IO_OP_READ, 0, 8, NULL), 4096);
+	CHECK_EQ(run_io(&b, &q, 6, UBLK_IO_OP_WRITE, 8, 1, NULL), 512);
+	/* a tag that is not being served cannot be finished */
+	CHECK_EQ(ublk_queue_complete(&q, 5, 0), -EINVAL);
+	CHECK_EQ(ublk_queue_complete(&q, FAKE_QUEUE_DEPTH, 0), -EINVAL);
+	uring_exit(&q.ring);
+}
+
 int main(void)
 {
 	skip_without_uring();
 	test_table();
 	test_null();
 	test_mem();
+	test_deferred();
 	return unit_done();
 }

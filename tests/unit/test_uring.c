@@ -114,6 +114,43 @@ static void test_more_than_ring(void)
 	uring_exit(&r);
 }
 
+/* Reads waiting on an empty pipe: uring_prep_cancel_all ends them all. */
+static void test_cancel_all(void)
+{
+	int res[3] = { 1, 1, 1 }, fds[2];
+	unsigned seen[3] = { 0 }, i;
+	char buf[2][8];
+	struct uring r;
+
+	REQUIRE(pipe(fds) == 0);
+	REQUIRE(uring_init(&r, 8, 0) == 0);
+	for (i = 0; i < 2; i++) {
+		struct io_uring_sqe *sqe = uring_get_sqe(&r);
+
+		REQUIRE(sqe);
+		uring_prep_rw(sqe, IORING_OP_READ, fds[0], buf[i], sizeof(buf[i]), 0);
+		sqe->user_data = i;
+	}
+	REQUIRE(uring_submit(&r) == 2);
+	CHECK_EQ(uring_cq_ready(&r), 0);	/* nothing to read: they wait */
+	{
+		struct io_uring_sqe *sqe = uring_get_sqe(&r);
+
+		REQUIRE(sqe);
+		uring_prep_cancel_all(sqe);
+		sqe->user_data = 2;
+	}
+	wait_for(&r, 3, res, 3, seen);
+	for (i = 0; i < 3; i++)
+		CHECK_EQ(seen[i], 1);
+	CHECK_EQ(res[0], -ECANCELED);
+	CHECK_EQ(res[1], -ECANCELED);
+	CHECK_EQ(res[2], 2);
+	uring_exit(&r);
+	close(fds[0]);
+	close(fds[1]);
+}
+
 static int tmp_file(void)
 {
 	char path[] = "/tmp/sublk-uring-XXXXXX";
@@ -507,6 +544,7 @@ int main(void)
 
 	test_nop();
 	test_more_than_ring();
+	test_cancel_all();
 	test_file_io();
 	test_sqe128();
 	test_bad_fd();
