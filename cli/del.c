@@ -51,6 +51,13 @@ static void del_stop(struct ublk_ctrl *c, struct del_dev *d, int all)
 	d->unpriv = !!(info.flags & UBLK_F_UNPRIVILEGED_DEV);
 	d->pidfd = cli_daemon_pidfd(d->id, info.ublksrv_pid);
 	del_target(c, d);
+	/*
+	 * STOP_DEV waits for every request the daemon holds: SIGUSR2 tells
+	 * it to let go of those it would hold for long (an nbd server that
+	 * is gone).
+	 */
+	if (d->pidfd >= 0)
+		cli_pidfd_signal(d->pidfd, SIGUSR2);
 	ret = ublk_ctrl_stop_dev(c, d->id);
 	if (ret < 0) {
 		warn("device %u: STOP_DEV: %s", d->id, strerror(-ret));
