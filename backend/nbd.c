@@ -406,7 +406,7 @@ static int nbd_queue_io(struct backend *b, struct ublk_queue *q, unsigned tag,
 	nbd_req_encode(io->hdr, (uint16_t)type, flags, io->cookie, off, len);
 	io->buf = buf;
 	io->off = 0;
-	io->sent_ms = 0;
+	io->start_ms = nbd_now_ms();
 	io->in_batch = io->replied = 0;
 	io->conn = (uint8_t)c->idx;
 	c->nr_reqs++;

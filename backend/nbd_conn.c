@@ -21,9 +21,9 @@
  * once the last CQE is in, close it and put its unanswered requests back
  * on its send list.  Reconnecting is a connect SQE, then the handshake
  * state machine fed by send and recv SQEs, retried with backoff; once
- * the export is back, the requests go out again.  Down for longer than
- * --timeout, the connection fails its requests with EIO, and new ones at
- * once, until it is back.
+ * the export is back, the requests go out again.  A request that waits
+ * for longer than --timeout fails with EIO; down that long, the
+ * connection fails new requests at once, until it is back.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -120,7 +120,6 @@ static void conn_requeue(struct nbd_conn *c)
 			continue;
 		nbd_req_set(&io->req, io->req.type, io->req.offset, io->req.len);
 		io->off = 0;
-		io->sent_ms = 0;
 		io->in_batch = io->replied = 0;
 		io->state = NBD_IO_QUEUED;
 		list_append(nq, &c->head, &c->tail, io);
@@ -161,7 +160,6 @@ static void send_kick(struct nbd_conn *c)
 {
 	struct nbd_queue *nq = c->nq;
 	struct io_uring_sqe *sqe;
-	int64_t now = 0;
 	unsigned n = 0, batch = 0;
 	struct nbd_io *io;
 	uint16_t tag;
@@ -184,8 +182,6 @@ static void send_kick(struct nbd_conn *c)
 			c->iov[n].iov_base = io->buf + done;
 			c->iov[n++].iov_len = io->req.len - done;
 		}
-		if (!io->sent_ms)
-			io->sent_ms = now ? now : (now = nbd_now_ms());
 		io->in_batch = 1;
 		batch++;
 	}
@@ -289,6 +285,8 @@ static int reply_done(struct nbd_conn *c, struct nbd_io *io, int result)
 	/* the server goes down: the request goes again once it is back */
 	if (result == -ESHUTDOWN)
 		return result;
+	/* a server that answers: the next loss is retried soon again */
+	c->backoff_ms = NBD_RETRY_MIN_MS;
 	if (io->in_batch) {
 		io->replied = 1;
 		io->result = result;
@@ -389,7 +387,6 @@ static void conn_start(struct nbd_conn *c)
 	c->state = NBD_CONN_UP;
 	c->failing = 0;
 	c->down_ms = 0;
-	c->backoff_ms = NBD_RETRY_MIN_MS;
 	c->attempts = 0;
 	nbd_reply_init(&c->parser, dev->exp.structured, dev->max_io, conn_lookup, c);
 	c->rx_len = c->rx_off = 0;
@@ -407,6 +404,7 @@ void nbd_conn_init(struct nbd_conn *c, struct nbd_queue *nq, unsigned idx,
 	c->idx = idx;
 	c->fd = fd;
 	c->head = c->tail = NBD_NO_TAG;
+	c->backoff_ms = NBD_RETRY_MIN_MS;
 	conn_start(c);
 }
 
@@ -569,20 +567,29 @@ void nbd_conn_event(struct nbd_conn *c, unsigned op, int res)
 
 /* ---- the timer ---- */
 
-/* Fail every request waiting on @c, which is down. */
-static void conn_fail_all(struct nbd_conn *c, int err)
+/*
+ * Fail the requests waiting on @c (which is down) that arrived --timeout
+ * or more before @now; all of them with @all.
+ */
+static void conn_fail_old(struct nbd_conn *c, int64_t now, int all)
 {
 	struct nbd_queue *nq = c->nq;
 	uint16_t tag = c->head, next;
+	struct nbd_io *io;
 
+	/* detached: finishing a write may queue a flush on @c */
 	c->head = c->tail = NBD_NO_TAG;
 	for (; tag != NBD_NO_TAG; tag = next) {
-		next = nq->ios[tag].next;
-		nbd_io_finish(nq, &nq->ios[tag], err);
+		io = &nq->ios[tag];
+		next = io->next;
+		if (all || now - io->start_ms >= nq->dev->timeout_ms)
+			nbd_io_finish(nq, io, -EIO);
+		else
+			list_append(nq, &c->head, &c->tail, io);
 	}
 }
 
-/* The oldest time a request of @c went out, or 0. */
+/* When the oldest request on @c arrived, or 0 if it has none. */
 static int64_t conn_oldest(const struct nbd_conn *c)
 {
 	const struct nbd_queue *nq = c->nq;
@@ -592,10 +599,10 @@ static int64_t conn_oldest(const struct nbd_conn *c)
 
 	for (tag = 0; tag < nq->depth; tag++) {
 		io = &nq->ios[tag];
-		if (io->conn == c->idx && io->sent_ms &&
+		if (io->conn == c->idx &&
 		    (io->state == NBD_IO_QUEUED || io->state == NBD_IO_SENT) &&
-		    (!oldest || io->sent_ms < oldest))
-			oldest = io->sent_ms;
+		    (!oldest || io->start_ms < oldest))
+			oldest = io->start_ms;
 	}
 	return oldest;
 }
@@ -613,7 +620,8 @@ void nbd_conn_tick(struct nbd_conn *c, int64_t now)
 			conn_lost(c, LOG_WARN, "the device is stopping: %u requests not answered",
 				  c->nr_reqs);
 		else if (oldest && now - oldest >= dev->timeout_ms)
-			conn_lost(c, LOG_WARN, "no reply for %u s", dev->timeout_ms / 1000);
+			conn_lost(c, LOG_WARN, "a request not answered within %u s",
+				  dev->timeout_ms / 1000);
 		else
 			send_kick(c);	/* if the ring was full before */
 		return;
@@ -622,11 +630,11 @@ void nbd_conn_tick(struct nbd_conn *c, int64_t now)
 		return;
 	if (!c->failing && now - c->down_ms >= dev->timeout_ms) {
 		c->failing = 1;
-		conn_log(c, LOG_WARN, "no connection for %u s: its requests fail until it is back",
+		conn_log(c, LOG_WARN, "no connection for %u s: requests fail until it is back",
 			 dev->timeout_ms / 1000);
 	}
-	if (c->failing || stopping)
-		conn_fail_all(c, -EIO);
+	if (c->head != NBD_NO_TAG)
+		conn_fail_old(c, now, c->failing || stopping);
 	if (c->state == NBD_CONN_DOWN && now >= c->retry_ms)
 		conn_connect(c, now);
 	else if (c->state != NBD_CONN_DOWN && now >= c->attempt_ms)

@@ -11,6 +11,10 @@
  * and, while one is down, a connect and the handshake, all as SQEs of no
  * tag (UBLK_TGT_NO_TAG) whose CQEs come to tgt_event.  A timer SQE ticks
  * while the queue holds requests or a connection is down.
+ *
+ * A request not answered within --timeout of its arrival fails with EIO,
+ * however often it was resent: a connection up that leaves one
+ * unanswered that long is dropped, one down fails it.
  */
 #ifndef SUBLK_NBD_TARGET_H
 #define SUBLK_NBD_TARGET_H
@@ -55,7 +59,7 @@ struct nbd_io {
 	struct nbd_req req;	/* what the reply parser checks replies against */
 	uint64_t cookie;	/* (sequence << 16) | tag */
 	uint64_t wseq;		/* a write's number; a flush's last covered write */
-	int64_t sent_ms;	/* first handed to a sendmsg (reply timeout); 0: not yet */
+	int64_t start_ms;	/* arrival: unanswered after --timeout, it fails */
 	uint8_t *buf;		/* the request's data */
 	uint32_t off;		/* bytes of header and payload sent */
 	uint16_t next;		/* the send list or parked list */
@@ -85,7 +89,7 @@ struct nbd_conn {
 	unsigned idx;		/* in nq->conns */
 	unsigned inflight;	/* SQEs in flight on fd */
 	uint8_t sending, receiving;
-	uint8_t failing;	/* down longer than --timeout: fail at once */
+	uint8_t failing;	/* down for --timeout: new requests fail at once */
 	unsigned nr_reqs;	/* requests on it, in any state but idle */
 
 	/* the send list: requests not (all) sent yet, oldest first */

@@ -14,13 +14,15 @@ ip link set lo up 2> /dev/null
 # nbd_start READY CMD...: run CMD (a server in the foreground) in the
 # background and wait until READY exists (its socket or pid file; 20 s).
 # Sets NBD_PID.  Not from a $(...): the server must be this shell's child,
-# for nbd_kill to reap it.
+# which reaps it when it exits.
 nbd_start() {
 	local ready=$1 log=$TEST_TMP/nbd-server.log
 	shift
 	rm -f "$ready"
 	"$@" < /dev/null >> "$log" 2>&1 &
 	NBD_PID=$!
+	# bash still reaps it, but does not report "Killed" when it dies
+	disown "$NBD_PID"
 	echo "$NBD_PID" >> "$NBD_PIDS"
 	wait_for_path "$ready" 20 ||
 		{ tail -n 5 "$log" >&2; fail "NBD server $1 did not start"; }
@@ -31,9 +33,7 @@ nbd_start() {
 # nbd_kill PID [SIGNAL]: stop a server started by nbd_start and reap it.
 nbd_kill() {
 	kill "-${2:-TERM}" "$1" 2> /dev/null
-	wait_pid_gone "$1" 10 || kill -9 "$1" 2> /dev/null
-	# in braces, or bash reports "Killed" on its own stderr
-	{ wait "$1"; } 2> /dev/null
+	wait_pid_gone "$1" 10 || { kill -9 "$1" 2> /dev/null; wait_pid_gone "$1" 5; }
 	return 0
 }
 
