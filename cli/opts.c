@@ -201,10 +201,10 @@ static int opts_check_nbd(struct add_opts *o, char *err, size_t errlen)
 	if ((g & OPTS_NBD_URI) &&
 	    (g & (OPTS_NBD_UNIX | OPTS_NBD_HOST | OPTS_NBD_PORT | OPTS_NBD_EXPORT)))
 		return opt_err("--uri names the server and the export: no --unix, --host, --port or --export_name with it");
-	if ((g & OPTS_NBD_UNIX) && (g & (OPTS_NBD_HOST | OPTS_NBD_PORT)))
-		return opt_err("--unix and --host (--port) exclude each other");
 	if ((g & OPTS_NBD_PORT) && !(g & OPTS_NBD_HOST))
 		return opt_err("--port goes with --host");
+	if ((g & OPTS_NBD_UNIX) && (g & OPTS_NBD_HOST))
+		return opt_err("--unix and --host exclude each other");
 	if (!o->conf.nbd_unix && !o->conf.nbd_host)
 		return opt_err("-t nbd needs --unix PATH, --host HOST or --uri URI");
 	if (o->flags & UBLK_F_SUPPORT_ZERO_COPY)

@@ -11,21 +11,37 @@ NBD_PIDS=$TEST_TMP/.nbd-pids
 # TCP to 127.0.0.1 needs the loopback interface, which the VM leaves down.
 ip link set lo up 2> /dev/null
 
+# tcp_listening PORT: something listens on 127.0.0.1:PORT (or any address)
+tcp_listening() {
+	local hex
+	hex=$(printf '%04X' "$1")
+	grep -Eq "^ *[0-9]+: (0100007F|00000000):$hex [0-9A-F:]+ 0A " /proc/net/tcp
+}
+
 # nbd_start READY CMD...: run CMD (a server in the foreground) in the
-# background and wait until READY exists (its socket or pid file; 20 s).
-# Sets NBD_PID.  Not from a $(...): the server must be this shell's child,
-# which reaps it when it exits.
+# background and wait until it is ready (20 s): READY is its socket or pid
+# file, or tcp:PORT for a listening TCP port.  Sets NBD_PID.  Not from a
+# $(...): the server must be this shell's child, which reaps it.
 nbd_start() {
-	local ready=$1 log=$TEST_TMP/nbd-server.log
+	local ready=$1 log=$TEST_TMP/nbd-server.log i
 	shift
-	rm -f "$ready"
+	case $ready in tcp:*) ;; *) rm -f "$ready" ;; esac
 	"$@" < /dev/null >> "$log" 2>&1 &
 	NBD_PID=$!
 	# bash still reaps it, but does not report "Killed" when it dies
 	disown "$NBD_PID"
 	echo "$NBD_PID" >> "$NBD_PIDS"
-	wait_for_path "$ready" 20 ||
-		{ tail -n 5 "$log" >&2; fail "NBD server $1 did not start"; }
+	if [ "${ready#tcp:}" != "$ready" ]; then
+		for ((i = 0; i < 200; i++)); do
+			tcp_listening "${ready#tcp:}" && break
+			sleep 0.1
+		done
+		tcp_listening "${ready#tcp:}" ||
+			{ tail -n 5 "$log" >&2; fail "NBD server $1 does not listen on ${ready#tcp:}"; }
+	else
+		wait_for_path "$ready" 20 ||
+			{ tail -n 5 "$log" >&2; fail "NBD server $1 did not start"; }
+	fi
 	kill -0 "$NBD_PID" 2> /dev/null ||
 		{ tail -n 5 "$log" >&2; fail "NBD server $1 exited"; }
 }
