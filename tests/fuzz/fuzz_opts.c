@@ -12,6 +12,16 @@
 
 #define MAX_ARGS 40
 
+/* Strings that may be absent; "" and absent are the same export name. */
+static int same_str(const char *a, const char *b, int empty_is_null)
+{
+	if (empty_is_null) {
+		a = a && *a ? a : NULL;
+		b = b && *b ? b : NULL;
+	}
+	return !a == !b && (!a || !strcmp(a, b));
+}
+
 static int same(const struct add_opts *a, const struct add_opts *b)
 {
 	return a->nr_queues == b->nr_queues && a->depth == b->depth &&
@@ -24,7 +34,15 @@ static int same(const struct add_opts *a, const struct add_opts *b)
 	       !a->conf.file == !b->conf.file &&
 	       (!a->conf.file || !strcmp(a->conf.file, b->conf.file)) &&
 	       !a->conf.fault == !b->conf.fault &&
-	       (!a->conf.fault || !strcmp(a->conf.fault, b->conf.fault));
+	       (!a->conf.fault || !strcmp(a->conf.fault, b->conf.fault)) &&
+	       same_str(a->conf.nbd_unix, b->conf.nbd_unix, 0) &&
+	       same_str(a->conf.nbd_host, b->conf.nbd_host, 0) &&
+	       same_str(a->conf.nbd_port, b->conf.nbd_port, 0) &&
+	       same_str(a->conf.nbd_export, b->conf.nbd_export, 1) &&
+	       a->conf.nbd_conns == b->conf.nbd_conns &&
+	       a->conf.nbd_timeout == b->conf.nbd_timeout &&
+	       a->conf.read_only == b->conf.read_only &&
+	       a->conf.nr_queues == b->conf.nr_queues;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

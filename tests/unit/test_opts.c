@@ -161,6 +161,88 @@ int main(void)
 		CHECK_EQ(o2.conf.buffered_io, 1);
 		CHECK_EQ(opts_to_args(&o, bufs, args, 3), -E2BIG);
 	}
+	/* nbd: ublksrv's options and a URI; every mix that makes no sense refused */
+	CHECK_EQ(P("-t", "nbd", "--host", "example.org", "--port", "10810",
+		   "--export_name", "disk", "--read_only", "--timeout", "5",
+		   "--connections", "2"), 0);
+	CHECK(!strcmp(o.conf.nbd_host, "example.org"));
+	CHECK(!strcmp(o.conf.nbd_port, "10810"));
+	CHECK(!strcmp(o.conf.nbd_export, "disk"));
+	CHECK(o.conf.nbd_unix == NULL);
+	CHECK_EQ(o.conf.read_only, 1);
+	CHECK_EQ(o.conf.nbd_timeout, 5);
+	CHECK_EQ(o.conf.nbd_conns, 2);
+	CHECK_EQ(o.conf.nr_queues, 1);
+	CHECK_EQ(P("-t", "nbd", "--unix", "/run/s.sock"), 0);
+	CHECK(!strcmp(o.conf.nbd_unix, "/run/s.sock"));
+	CHECK(o.conf.nbd_host == NULL && o.conf.nbd_port == NULL);
+	CHECK_EQ(P("-t", "nbd", "--uri", "nbd://[::1]:10900/a%20b"), 0);
+	CHECK(!strcmp(o.conf.nbd_host, "::1"));
+	CHECK(!strcmp(o.conf.nbd_port, "10900"));
+	CHECK(!strcmp(o.conf.nbd_export, "a b"));
+	CHECK_EQ(P("-t", "nbd", "--uri", "nbd://h"), 0);
+	CHECK(!strcmp(o.conf.nbd_port, "10809"));
+	CHECK(!strcmp(o.conf.nbd_export, ""));
+	CHECK_EQ(P("-t", "nbd", "--uri", "nbd+unix:///e?socket=/tmp/s"), 0);
+	CHECK(!strcmp(o.conf.nbd_unix, "/tmp/s"));
+	CHECK(!strcmp(o.conf.nbd_export, "e"));
+	CHECK(o.conf.nbd_host == NULL);
+	CHECK(P("-t", "nbd") < 0 && strstr(err, "needs --unix PATH, --host HOST or --uri URI"));
+	CHECK(P("-t", "nbd", "--unix", "/s", "--host", "h") < 0 &&
+	      strstr(err, "exclude each other"));
+	CHECK(P("-t", "nbd", "--unix", "/s", "--port", "1") < 0 &&
+	      strstr(err, "--port goes with --host"));
+	CHECK(P("-t", "nbd", "--uri", "nbd://h/e", "--export_name", "e") < 0 &&
+	      strstr(err, "--uri names the server"));
+	CHECK(P("-t", "nbd", "--uri", "nbds://h") < 0 && strstr(err, "bad --uri: nbds: TLS"));
+	CHECK(P("-t", "nbd", "--host", "h", "--port", "65536") < 0 && strstr(err, "bad --port"));
+	CHECK(P("-t", "nbd", "--host", "h", "--port", "0") < 0 && strstr(err, "bad --port"));
+	CHECK(P("-t", "nbd", "--host", "h", "--timeout", "0") < 0 && strstr(err, "bad --timeout"));
+	CHECK(P("-t", "nbd", "--host", "h", "--connections", "17") < 0 &&
+	      strstr(err, "bad --connections"));
+	CHECK(P("-t", "nbd", "--host", "") < 0 && strstr(err, "--host needs"));
+	CHECK(P("-t", "nbd", "--unix", "/s", "-z") < 0 && strstr(err, "no zero copy"));
+	CHECK(P("-t", "null", "--host", "h") < 0 && strstr(err, "go with -t nbd"));
+	CHECK(P("-t", "loop", "-f", "/x", "--read_only") < 0 && strstr(err, "go with -t nbd"));
+	{
+		char longpath[200];
+
+		memset(longpath, 'a', sizeof(longpath) - 1);
+		longpath[0] = '/';
+		longpath[sizeof(longpath) - 1] = 0;
+		CHECK(P("-t", "nbd", "--unix", longpath) < 0 && strstr(err, "longer than 107"));
+	}
+	/* ... and its canonical form reads back the same */
+	{
+		struct add_opts o2;
+		char bufs[8][24], *args[RS_MAX_ARGS + 1];
+		int n;
+
+		CHECK_EQ(P("-t", "nbd", "--uri", "nbd://10.0.0.1:777/x%2Fy", "-q", "1",
+			   "--connections", "3", "--timeout", "9", "--read_only",
+			   "-s", "1G", "--logical_block_size", "4096",
+			   "--max_io_buf_bytes", "1M", "-d", "7", "-r", "1"), 0);
+		args[0] = "add";
+		n = opts_to_args(&o, bufs, args + 1, RS_MAX_ARGS);
+		REQUIRE(n > 0);
+		CHECK_EQ(opts_parse_add(n + 1, args, &o2, err, sizeof(err)), 0);
+		CHECK(!strcmp(o2.conf.nbd_host, "10.0.0.1"));
+		CHECK(!strcmp(o2.conf.nbd_port, "777"));
+		CHECK(!strcmp(o2.conf.nbd_export, "x/y"));
+		CHECK(o2.conf.nbd_unix == NULL);
+		CHECK_EQ(o2.conf.nbd_conns, 3);
+		CHECK_EQ(o2.conf.nbd_timeout, 9);
+		CHECK_EQ(o2.conf.read_only, 1);
+		CHECK_EQ(o2.flags, o.flags);
+		CHECK_EQ(P("-t", "nbd", "--unix", "/s.sock"), 0);
+		n = opts_to_args(&o, bufs, args + 1, RS_MAX_ARGS);
+		REQUIRE(n > 0);
+		CHECK_EQ(opts_parse_add(n + 1, args, &o2, err, sizeof(err)), 0);
+		CHECK(!strcmp(o2.conf.nbd_unix, "/s.sock"));
+		CHECK(o2.conf.nbd_export == NULL);
+		CHECK(o2.conf.nbd_conns == 0 && o2.conf.nbd_timeout == 0);
+	}
+
 	/* --help is not an error */
 	CHECK_EQ(P("-t", "null", "--help"), 1);
 
