@@ -14,6 +14,8 @@
  *
  * A flush goes out only once every write that came before it has its
  * reply: NBD_CMD_FLUSH covers the writes the server has answered.
+ * Zero copy (-z) moves the data between the socket and the request's
+ * pages (nbd_target.h), without structured replies.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -114,6 +116,8 @@ static int nbd_open(struct backend *b)
 	dev->timeout_ms = (conf->nbd_timeout ? conf->nbd_timeout : NBD_TIMEOUT_DEFAULT) * 1000;
 	dev->nr_queues = conf->nr_queues ? conf->nr_queues : 1;
 	dev->conns_per_queue = conf->nbd_conns ? conf->nbd_conns : 1;
+	dev->zero_copy = conf->zero_copy;
+	dev->hs_flags = conf->zero_copy ? NBD_HS_F_NO_STRUCTURED : 0;
 	n = dev->nr_queues * dev->conns_per_queue;
 	dev->fds = malloc(n * sizeof(*dev->fds));
 	dev->queues = calloc(dev->nr_queues, sizeof(*dev->queues));
@@ -153,7 +157,7 @@ static int nbd_open(struct backend *b)
 	if (ret < 0)
 		goto err;
 	b->fd = -1;
-	b->zero_copy = 0;	/* the data is sent and received from memory */
+	b->zero_copy = 1;	/* WRITE_FIXED and READ_FIXED on the socket */
 	b->priv = dev;
 	return 0;
 err:
@@ -386,6 +390,9 @@ static int nbd_queue_io(struct backend *b, struct ublk_queue *q, unsigned tag,
 	type = nbd_cmd(b, iod, &flags);
 	if (type < 0)
 		return type;
+	if ((buf == NULL) != dev->zero_copy &&
+	    (type == NBD_CMD_READ || type == NBD_CMD_WRITE))
+		return -EIO;	/* the queue's data path is not open()'s */
 	if (type == NBD_CMD_FLUSH && !dev->caps.flush)
 		return 0;	/* no cache, nothing to flush */
 	if (type == NBD_CMD_FLUSH) {

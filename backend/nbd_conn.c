@@ -5,8 +5,9 @@
  *
  * Sending: a connection's requests wait on its send list; one sendmsg at a
  * time carries the first NBD_SEND_BATCH of them (header, and a write's
- * payload straight from the request's buffer).  A short send leaves the
- * rest at the head of the list for the next one.  A request leaves the
+ * payload straight from the request's buffer; in zero copy the payload
+ * follows by itself, WRITE_FIXED).  A short send leaves the rest at the
+ * head of the list for the next one.  A request leaves the
  * list once all of it went out; a reply that comes before its send's CQE
  * is kept until then, so no request is finished while a sendmsg in
  * flight still points into it.
@@ -135,7 +136,7 @@ static void conn_maybe_closed(struct nbd_conn *c)
 	close(c->fd);
 	c->fd = -1;
 	conn_requeue(c);
-	c->dst = NULL;
+	c->dst_io = NULL;
 	c->dst_left = 0;
 	c->done_io = NULL;
 	now = nbd_now_ms();
@@ -155,10 +156,30 @@ static uint32_t io_wire_len(const struct nbd_io *io)
 	return NBD_REQ_SIZE + (io->req.type == NBD_CMD_WRITE ? io->req.len : 0);
 }
 
-/* Start a sendmsg of the head of the send list, unless one is in flight. */
+/*
+ * Zero copy: the rest of write @io's payload, from its registered pages,
+ * as the connection's one send.
+ */
+static void send_fixed(struct nbd_conn *c, struct io_uring_sqe *sqe,
+		       struct nbd_io *io)
+{
+	uint32_t done = io->off - NBD_REQ_SIZE;
+
+	io->plan = io->req.len - done;
+	/* a socket takes offset 0; addr is the offset in the buffer */
+	uring_prep_rw(sqe, IORING_OP_WRITE_FIXED, c->fd,
+		      (const void *)(uintptr_t)done, io->plan, 0);
+	sqe->buf_index = (uint16_t)ublk_queue_buf_index(c->nq->q,
+							nbd_io_tag(c->nq, io));
+	io->in_batch = 1;
+	c->batch = 1;
+}
+
+/* Start a send of the head of the send list, unless one is in flight. */
 static void send_kick(struct nbd_conn *c)
 {
 	struct nbd_queue *nq = c->nq;
+	int zc = nq->dev->zero_copy;
 	struct io_uring_sqe *sqe;
 	unsigned n = 0, batch = 0;
 	struct nbd_io *io;
@@ -170,34 +191,44 @@ static void send_kick(struct nbd_conn *c)
 	sqe = conn_sqe(c, NBD_OP_SEND);
 	if (!sqe)
 		return;		/* the ring is full: the next tick tries again */
+	c->sending = 1;
+	io = &nq->ios[c->head];
+	if (zc && io->off >= NBD_REQ_SIZE) {
+		send_fixed(c, sqe, io);
+		return;
+	}
 	for (tag = c->head; tag != NBD_NO_TAG && batch < NBD_SEND_BATCH;
 	     tag = io->next) {
 		io = &nq->ios[tag];
+		io->plan = 0;
 		if (io->off < NBD_REQ_SIZE) {
 			c->iov[n].iov_base = io->hdr + io->off;
 			c->iov[n++].iov_len = NBD_REQ_SIZE - io->off;
-		}
-		if (io->req.type == NBD_CMD_WRITE) {
-			done = io->off > NBD_REQ_SIZE ? io->off - NBD_REQ_SIZE : 0;
-			c->iov[n].iov_base = io->buf + done;
-			c->iov[n++].iov_len = io->req.len - done;
+			io->plan = NBD_REQ_SIZE - io->off;
 		}
 		io->in_batch = 1;
 		batch++;
+		if (io->req.type != NBD_CMD_WRITE)
+			continue;
+		if (zc)
+			break;	/* its payload goes next, by itself */
+		done = io->off > NBD_REQ_SIZE ? io->off - NBD_REQ_SIZE : 0;
+		c->iov[n].iov_base = io->buf + done;
+		c->iov[n++].iov_len = io->req.len - done;
+		io->plan += io->req.len - done;
 	}
 	memset(&c->msg, 0, sizeof(c->msg));
 	c->msg.msg_iov = c->iov;
 	c->msg.msg_iovlen = n;
 	uring_prep_sendmsg(sqe, c->fd, &c->msg, MSG_NOSIGNAL);
-	c->sending = 1;
 	c->batch = batch;
 }
 
-/* A sendmsg of @c's first c->batch requests sent @res bytes. */
+/* The send of @c's first c->batch requests sent @res bytes. */
 static void send_done(struct nbd_conn *c, int res)
 {
 	struct nbd_queue *nq = c->nq;
-	uint32_t left = (uint32_t)res, need;
+	uint32_t left = (uint32_t)res;
 	uint16_t tag = c->head, next;
 	struct nbd_io *io;
 	unsigned i, early = 0;
@@ -207,15 +238,16 @@ static void send_done(struct nbd_conn *c, int res)
 		io = &nq->ios[tag];
 		next = io->next;
 		io->in_batch = 0;
-		need = io_wire_len(io) - io->off;
-		if (left < need) {	/* this and the rest wait for the next one */
-			io->off += left;
-			left = 0;
+		if (left < io->plan || io->off + io->plan < io_wire_len(io)) {
+			/* sent in part (or, in zero copy, a write's header
+			 * only): this and the rest wait for the next send */
+			io->off += left < io->plan ? left : io->plan;
+			left -= left < io->plan ? left : io->plan;
 			early |= io->replied;
 			continue;
 		}
-		left -= need;
-		io->off += need;
+		left -= io->plan;
+		io->off += io->plan;
 		/* all sent: off the list, whose head it is */
 		c->head = next;
 		if (next == NBD_NO_TAG)
@@ -254,11 +286,21 @@ static void recv_post(struct nbd_conn *c)
 		conn_lost(c, LOG_DEBUG, "no SQE for a receive");
 		return;
 	}
-	if (c->dst_left)
-		uring_prep_recv(sqe, c->fd, c->dst, c->dst_left, 0);
-	else
-		uring_prep_recv(sqe, c->fd, c->rx, NBD_RX_SIZE, 0);
 	c->receiving = 1;
+	if (!c->dst_left) {
+		/* zero copy: no byte past what the parser needs, see above */
+		uring_prep_recv(sqe, c->fd, c->rx, c->nq->dev->zero_copy ?
+				(unsigned)nbd_reply_need(&c->parser) : NBD_RX_SIZE, 0);
+	} else if (c->dst_io->buf) {
+		uring_prep_recv(sqe, c->fd, c->dst_io->buf + c->dst_off,
+				c->dst_left, 0);
+	} else {
+		/* into the read's registered pages; a socket takes offset 0 */
+		uring_prep_rw(sqe, IORING_OP_READ_FIXED, c->fd,
+			      (void *)(uintptr_t)c->dst_off, c->dst_left, 0);
+		sqe->buf_index = (uint16_t)ublk_queue_buf_index(c->nq->q,
+						nbd_io_tag(c->nq, c->dst_io));
+	}
 }
 
 /* The parser's view of the requests in flight on @ctx (a connection). */
@@ -313,12 +355,18 @@ static int rx_process(struct nbd_conn *c)
 		if (!ev.what)
 			continue;
 		io = (struct nbd_io *)((char *)ev.req - offsetof(struct nbd_io, req));
+		/* zero copy stages nothing past a header, and has no holes */
+		if (!io->buf && (c->rx_off < c->rx_len || (ev.what & NBD_EV_ZERO)))
+			return nbd_fail(c->parser.err, sizeof(c->parser.err), -EPROTO,
+					"read data staged in zero copy");
 		if (ev.what & NBD_EV_DATA) {
 			k = (uint32_t)nbd_min(ev.len, c->rx_len - c->rx_off);
-			memcpy(io->buf + ev.off, c->rx + c->rx_off, k);
+			if (k)
+				memcpy(io->buf + ev.off, c->rx + c->rx_off, k);
 			c->rx_off += k;
 			if (k < ev.len) {	/* the rest straight to the request */
-				c->dst = io->buf + ev.off + k;
+				c->dst_io = io;
+				c->dst_off = ev.off + k;
 				c->dst_left = ev.len - k;
 				if (ev.what & NBD_EV_DONE) {
 					c->done_io = io;
@@ -354,7 +402,7 @@ static void recv_done(struct nbd_conn *c, int res)
 		return;
 	}
 	if (c->dst_left) {
-		c->dst += res;
+		c->dst_off += (uint32_t)res;
 		c->dst_left -= (uint32_t)res;
 		if (!c->dst_left && c->done_io) {
 			io = c->done_io;
@@ -390,7 +438,7 @@ static void conn_start(struct nbd_conn *c)
 	c->attempts = 0;
 	nbd_reply_init(&c->parser, dev->exp.structured, dev->max_io, conn_lookup, c);
 	c->rx_len = c->rx_off = 0;
-	c->dst = NULL;
+	c->dst_io = NULL;
 	c->dst_left = 0;
 	c->done_io = NULL;
 	recv_post(c);
@@ -522,7 +570,7 @@ static void connect_done(struct nbd_conn *c, int res)
 		conn_lost(c, LOG_DEBUG, "connect: %s", strerror(-res));
 		return;
 	}
-	if (nbd_hs_init(c->hs, c->nq->dev->export_name, 0) < 0) {
+	if (nbd_hs_init(c->hs, c->nq->dev->export_name, c->nq->dev->hs_flags) < 0) {
 		conn_lost(c, LOG_ERR, "%s", c->hs->err);
 		return;
 	}

@@ -224,7 +224,7 @@ int nbd_sock_open(struct backend *b, struct nbd_dev *dev, int first,
 			 dev->where, ret == -ETIMEDOUT ? "no answer" : strerror(-ret));
 		goto out;
 	}
-	ret = nbd_hs_init(hs, dev->export_name, 0);
+	ret = nbd_hs_init(hs, dev->export_name, dev->hs_flags);
 	if (!ret)
 		ret = sock_handshake(fd, hs, deadline);
 	if (ret == -ETIMEDOUT)

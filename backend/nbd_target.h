@@ -12,6 +12,13 @@
  * tag (UBLK_TGT_NO_TAG) whose CQEs come to tgt_event.  A timer SQE ticks
  * while the queue holds requests or a connection is down.
  *
+ * Zero copy (-z): a write's payload goes by IORING_OP_WRITE_FIXED and a
+ * read's data comes by IORING_OP_READ_FIXED on the socket, from and to the
+ * request's pages that the kernel registered on the ring.  Userspace cannot
+ * touch those pages, so no reply byte may be staged past a header: replies
+ * are received exactly as the parser needs them, and structured replies
+ * (whose holes would have to be zeroed) are not asked for.
+ *
  * A request not answered within --timeout of its arrival fails with EIO,
  * however often it was resent: a connection up that leaves one
  * unanswered that long is dropped, one down fails it.
@@ -60,8 +67,9 @@ struct nbd_io {
 	uint64_t cookie;	/* (sequence << 16) | tag */
 	uint64_t wseq;		/* a write's number; a flush's last covered write */
 	int64_t start_ms;	/* arrival: unanswered after --timeout, it fails */
-	uint8_t *buf;		/* the request's data */
+	uint8_t *buf;		/* the request's data; NULL in zero copy */
 	uint32_t off;		/* bytes of header and payload sent */
+	uint32_t plan;		/* bytes of it in the send in flight */
 	uint16_t next;		/* the send list or parked list */
 	uint8_t state;		/* NBD_IO_* */
 	uint8_t conn;		/* index of its connection in the queue */
@@ -102,7 +110,8 @@ struct nbd_conn {
 	struct nbd_reply_parser parser;
 	uint8_t *rx;		/* NBD_RX_SIZE bytes */
 	uint32_t rx_len, rx_off;
-	uint8_t *dst;		/* a read's data goes straight here ... */
+	struct nbd_io *dst_io;	/* a read's data goes straight to its buffer ... */
+	uint32_t dst_off;	/* ... at this offset ... */
 	uint32_t dst_left;	/* ... this many bytes more */
 	struct nbd_io *done_io;	/* finished once its data is in */
 	int done_result;
@@ -149,6 +158,8 @@ struct nbd_dev {
 	uint32_t max_io;	/* largest read or write sent */
 	unsigned timeout_ms;
 	unsigned nr_queues, conns_per_queue;
+	int zero_copy;		/* -z: data in the requests' registered pages */
+	unsigned hs_flags;	/* NBD_HS_F_*: no structured replies in zero copy */
 	int *fds;		/* open()'s connections, nr_queues * conns_per_queue */
 	struct nbd_queue **queues;	/* by queue id, set by queue_init */
 	int stopping;		/* the stop hook ran (atomic) */

@@ -44,6 +44,8 @@ static void status_send(int fd, const char *fmt, ...)
 
 static int signals_block(sigset_t *set)
 {
+	sigset_t pipe;
+
 	sigemptyset(set);
 	sigaddset(set, SIGTERM);
 	sigaddset(set, SIGINT);
@@ -52,6 +54,14 @@ static int signals_block(sigset_t *set)
 	sigaddset(set, SIGUSR2);
 	/* queue threads inherit this mask: only the main thread takes signals */
 	if (sigprocmask(SIG_BLOCK, set, NULL) < 0)
+		return -errno;
+	/*
+	 * Not for the signalfd: a socket the peer closed is an EPIPE for the
+	 * target (nbd), not the death of a daemon in the foreground.
+	 */
+	sigemptyset(&pipe);
+	sigaddset(&pipe, SIGPIPE);
+	if (sigprocmask(SIG_BLOCK, &pipe, NULL) < 0)
 		return -errno;
 	return 0;
 }

@@ -207,8 +207,6 @@ static int opts_check_nbd(struct add_opts *o, char *err, size_t errlen)
 		return opt_err("--unix and --host exclude each other");
 	if (!o->conf.nbd_unix && !o->conf.nbd_host)
 		return opt_err("-t nbd needs --unix PATH, --host HOST or --uri URI");
-	if (o->flags & UBLK_F_SUPPORT_ZERO_COPY)
-		return opt_err("-t nbd has no zero copy (-z): io_uring has no receive into a request's registered pages, so its data goes through memory");
 	return 0;
 }
 
@@ -468,6 +466,7 @@ int opts_parse_add(int argc, char **argv, struct add_opts *o,
 	if (optind < argc)
 		return opt_err("unexpected argument '%s'", argv[optind]);
 	o->conf.nr_queues = o->nr_queues;
+	o->conf.zero_copy = !!(o->flags & UBLK_F_SUPPORT_ZERO_COPY);
 	return opts_check(o, err, errlen);
 
 bad_switch:

@@ -56,6 +56,7 @@ struct backend_conf {
 	const char *fault;	/* fault: --fault SPEC */
 	unsigned lbs_shift;	/* logical block size shift, 9..12 */
 	unsigned nr_queues;	/* -q: for targets with per-queue connections */
+	int zero_copy;		/* -z: queue_io gets no buffer */
 	/* nbd: the server (--unix, or --host and --port) and the export */
 	const char *nbd_unix;
 	const char *nbd_host;

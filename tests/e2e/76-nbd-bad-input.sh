@@ -20,7 +20,6 @@ expect_add_error "bad --uri: nbds: TLS is not supported" -t nbd --uri nbds://x
 expect_add_error "go with -t nbd" -t null --host x
 expect_add_error "go with -t nbd" -t mem -s 16M --read_only
 expect_add_error "bad --connections '0'" -t nbd --host x --connections 0
-expect_add_error "-t nbd has no zero copy (-z)" -t nbd --unix "$sock" -z
 
 # the server
 expect_add_error "cannot connect to $sock: No such file or directory" -t nbd --unix "$sock"
