@@ -27,7 +27,7 @@ static const struct cli_cmd commands[] = {
 	  "  -g, --need_get_data 0|1  NEED_GET_DATA\n"
 	  "  -r, --user_recovery 0|1  keep the device when the daemon dies\n"
 	  "  -i, --user_recovery_reissue 0|1, -e, --user_recovery_fail_io 0|1\n"
-	  "  -z, --zerocopy           zero copy (Linux 6.15+; null and loop)\n"
+	  "  -z, --zerocopy           zero copy (Linux 6.15+; null, loop and nbd)\n"
 	  "      --usercopy           user copy (Linux 6.5+)\n"
 	  "  -b, --batch-io           batch I/O commands (Linux 7.0+)\n"
 	  "      --nthreads N --per_io_tasks   threads that share queues (6.16+)\n"

@@ -280,7 +280,7 @@ int cmd_add(int argc, char **argv)
 	if ((o.flags & UBLK_F_SUPPORT_ZERO_COPY) && !b.zero_copy) {
 		if (b.ops->close)
 			b.ops->close(&b);
-		die("the %s backend needs the data in memory: zero copy (-z) works with null and loop",
+		die("the %s backend needs the data in memory: zero copy (-z) works with null, loop and nbd",
 		    b.ops->name);
 	}
 	return spawn_daemon(&o, &b);

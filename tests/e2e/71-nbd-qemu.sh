@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: MIT
 # QEMU's and the reference NBD servers: a named export of qemu-storage-
 # daemon holds what was written through sublk in its image file after
-# del; a qcow2 image through qemu-nbd verifies and stays consistent
-# (qemu-img check, the data in the converted image); nbd-server (TCP,
+# del; a qcow2 image through qemu-nbd verifies, reads its unallocated
+# clusters (holes) as zeros and stays consistent (qemu-img check, the data
+# in the converted image); nbd-server (TCP,
 # named export) passes a verifying fio.
 # timeout: 600
 . "$(dirname "$0")/lib.sh"
@@ -44,6 +45,11 @@ fio_verify /dev/ublkb$id 0 64M qcow2 --iodepth=32 --bsrange=4k-256k ||
 	{ tail -n 15 "$TEST_TMP/qcow2.out" >&2; fail "fio verify on qcow2 failed"; }
 dd if="$TEST_TMP/data" of=/dev/ublkb$id bs=1M seek=100 oflag=direct status=none ||
 	fail "write to qcow2 failed"
+# unallocated clusters come back as holes (structured replies): zeros,
+# whatever the request buffers held from the reads and writes before
+dd if=/dev/ublkb$id of=/dev/null bs=64k skip=1600 count=64 iflag=direct status=none
+cmp -n $((4 * mib)) <(dd if=/dev/ublkb$id bs=64k skip=3072 count=64 iflag=direct status=none) \
+	/dev/zero || fail "unallocated clusters do not read back as zeros"
 sublk_del "$id"
 nbd_kill "$NBD_PID"
 qemu-img check -q "$q" || fail "qemu-img check finds the qcow2 image damaged"
