@@ -92,6 +92,10 @@ static void conn_lost(struct nbd_conn *c, int level, const char *fmt, ...)
 	va_start(ap, fmt);
 	nbd_vfmt(why, sizeof(why), fmt, ap);
 	va_end(ap);
+	/* a failed attempt is worth a line now and then, not each time */
+	if (c->state != NBD_CONN_UP && level == LOG_DEBUG &&
+	    (c->attempts == 1 || !(c->attempts % 20)))
+		level = LOG_WARN;
 	if (c->state == NBD_CONN_UP)
 		conn_log(c, level, "%s: reconnecting, %u requests to resend", why,
 			 c->nr_reqs);
@@ -504,7 +508,7 @@ static void hs_drive(struct nbd_conn *c)
 	case NBD_HS_DONE:
 		changed = export_changed(c->nq->dev, &hs->exp);
 		if (changed) {
-			conn_lost(c, LOG_WARN, "export '%.64s' is back, but %s",
+			conn_lost(c, LOG_DEBUG, "export '%.64s' is back, but %s",
 				  c->nq->dev->export_name, changed);
 			return;
 		}
