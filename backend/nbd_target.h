@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The nbd target's own state, private to backend/nbd.c (the backend_ops),
- * nbd_conn.c (connections on a queue's ring) and nbd_sock.c (sockets and
- * the blocking handshake of open()).  The protocol itself, without I/O,
+ * nbd_conn.c (connections on a queue's ring), nbd_io.c (what they carry)
+ * and nbd_sock.c (sockets and the blocking handshake of open()).  The protocol itself, without I/O,
  * is nbd.h's.
  *
  * Each queue has its own connections (--connections of them, 1 by
@@ -185,12 +185,40 @@ int nbd_sock_open(struct backend *b, struct nbd_dev *dev, int first,
 
 void nbd_conn_init(struct nbd_conn *c, struct nbd_queue *nq, unsigned idx,
 		   int fd);
-/* A request goes out on its connection (or waits for it). */
-void nbd_conn_queue(struct nbd_conn *c, struct nbd_io *io);
 /* The CQE of one of the connection's SQEs. */
 void nbd_conn_event(struct nbd_conn *c, unsigned op, int res);
 /* Once per tick: reconnects, timeouts, what a stopping device gives up. */
 void nbd_conn_tick(struct nbd_conn *c, int64_t now);
+/*
+ * nbd_conn_lost - drop the connection (saying why, at log @level): shut it
+ * down, and once its SQEs are in, close it and put its requests back on
+ * its send list for the next connection.
+ */
+void nbd_conn_lost(struct nbd_conn *c, int level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+void nbd_conn_log(const struct nbd_conn *c, int level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* An SQE of no tag for the connection's @op, counted in c->inflight. */
+struct io_uring_sqe *nbd_conn_sqe(struct nbd_conn *c, unsigned op);
+void nbd_list_append(struct nbd_queue *nq, uint16_t *head, uint16_t *tail,
+		     struct nbd_io *io);
+
+/* ---- nbd_io.c: what a connection that is up carries ---- */
+
+/* A request goes out on its connection (or waits for it). */
+void nbd_conn_queue(struct nbd_conn *c, struct nbd_io *io);
+/* Start a send of the head of the send list, unless one is in flight. */
+void nbd_send_kick(struct nbd_conn *c);
+/* The send in flight sent @res (> 0) bytes. */
+void nbd_send_done(struct nbd_conn *c, int res);
+/* The next receive: replies, or a read's data straight to its buffer. */
+void nbd_recv_post(struct nbd_conn *c);
+void nbd_recv_done(struct nbd_conn *c, int res);
+/* The reply parser's lookup of the requests in flight on connection @ctx. */
+int nbd_conn_lookup(void *ctx, uint64_t cookie, struct nbd_req **req);
+
+/* ---- nbd.c ---- */
+
 /* Finish request @io with the reply's @nbd_result (0 or -errno). */
 void nbd_io_finish(struct nbd_queue *nq, struct nbd_io *io, int nbd_result);
 /* Keep the queue's timer running if it is needed. */
