@@ -70,6 +70,7 @@ enum {
 	OPT_UNPRIV,
 	OPT_NTHREADS,
 	OPT_PER_IO,
+	OPT_NO_PART_SCAN,
 };
 
 static const struct option add_longopts[] = {
@@ -98,6 +99,7 @@ static const struct option add_longopts[] = {
 	{ "batch-io",			0, NULL, 'b' },
 	{ "nthreads",			1, NULL, OPT_NTHREADS },
 	{ "per_io_tasks",		0, NULL, OPT_PER_IO },
+	{ "no_auto_part_scan",		0, NULL, OPT_NO_PART_SCAN },
 	{ "help",			0, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -305,6 +307,9 @@ int opts_parse_add(int argc, char **argv, struct add_opts *o,
 		case OPT_PER_IO:
 			o->per_io = 1;
 			break;
+		case OPT_NO_PART_SCAN:
+			o->flags |= UBLK_F_NO_AUTO_PART_SCAN;
+			break;
 		case OPT_FAULT:
 			if (strlen(optarg) >= sizeof(o->fault_buf))
 				return opt_err("--fault spec too long");
@@ -385,6 +390,8 @@ int opts_to_args(const struct add_opts *o, char bufs[8][24], char **args,
 		ARG("-b");
 	if (o->flags & UBLK_F_UNPRIVILEGED_DEV)
 		ARG("--unprivileged");
+	if (o->flags & UBLK_F_NO_AUTO_PART_SCAN)
+		ARG("--no_auto_part_scan");
 	if (o->per_io)
 		ARG("--per_io_tasks");
 	if (o->nr_threads) {
