@@ -6,6 +6,7 @@
 #                   (newest kernel), initramfs test on x86_64 and arm64
 #   make check-kernels   the e2e suite on every supported kernel series
 #   make check-initramfs  sublk in a bare busybox initramfs (also in check)
+#   make check-boot the root file system on sublk: initramfs, switch_root, shutdown
 #   make size       stripped size of the binary
 #   make bench      fio against null_blk and kernel loop in the VM (tools/bench/README)
 #   make ARCH=arm64 ./sublk-arm64, cross-built (or CROSS_COMPILE=aarch64-linux-gnu-)
@@ -186,6 +187,11 @@ check-harness: sublk
 check-initramfs: $(BIN)
 	$(Q)tools/vm/initramfs-test --arch $(ARCH_NAME)
 
+# The root file system on a sublk loop device: an initramfs brings it up,
+# switch_root, checks, a clean shutdown, e2fsck on the host (about a minute).
+check-boot: sublk
+	$(Q)tools/vm/boot-test
+
 check-arm64:
 	$(Q)$(MAKE) --no-print-directory ARCH=arm64 check-initramfs
 
@@ -260,4 +266,4 @@ clean:
 	rm -rf build sublk sublk-arm64
 
 .PHONY: all test check check-initramfs check-arm64 check-kernels check-harness vm-shell \
-	size install uninstall clean fuzz check-asan soak check-dist
+	size install uninstall clean fuzz check-asan soak check-dist check-boot
