@@ -7,7 +7,8 @@
 #   make check-kernels   the e2e suite on every supported kernel series
 #   make check-initramfs  sublk in a bare busybox initramfs (also in check)
 #   make check-boot the root file system on sublk: initramfs, switch_root, shutdown
-#   make check-boot-initramfs-tools  the same from a mkinitramfs-built image
+#   make check-boot-initramfs-tools, check-boot-dracut  the same from an image
+#                   built by mkinitramfs or dracut with the shipped files
 #   make size       stripped size of the binary
 #   make bench      fio against null_blk and kernel loop in the VM (tools/bench/README)
 #   make ARCH=arm64 ./sublk-arm64, cross-built (or CROSS_COMPILE=aarch64-linux-gnu-)
@@ -193,10 +194,13 @@ check-initramfs: $(BIN)
 check-boot: sublk
 	$(Q)tools/vm/boot-test
 
-# The same from an image that Debian's mkinitramfs built with the shipped
-# hook, local-top script and udev rule (root: a mount namespace).
+# The same from an image that Debian's mkinitramfs, or dracut, built with
+# the shipped hook and scripts and udev rule (root: a mount namespace).
 check-boot-initramfs-tools: sublk
 	$(Q)tools/vm/boot-test --initramfs-tools
+
+check-boot-dracut: sublk
+	$(Q)tools/vm/boot-test --dracut
 
 check-arm64:
 	$(Q)$(MAKE) --no-print-directory ARCH=arm64 check-initramfs
@@ -273,4 +277,4 @@ clean:
 
 .PHONY: all test check check-initramfs check-arm64 check-kernels check-harness vm-shell \
 	size install uninstall clean fuzz check-asan soak check-dist check-boot \
-	check-boot-initramfs-tools
+	check-boot-initramfs-tools check-boot-dracut
