@@ -8,11 +8,13 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-dev.sh"
 need_feature NO_AUTO_PART_SCAN 7.0
-need_cmd sfdisk
 
 img=$TEST_TMP/parts.img
 truncate -s 64M "$img"
-printf 'label: dos\nstart=2048, size=65536, type=83\n' | sfdisk -q "$img" || fail "sfdisk failed"
+# an MBR with one Linux partition: sectors 2048..67583
+printf '\x00\x00\x00\x00\x83\x00\x00\x00\x00\x08\x00\x00\x00\x00\x01\x00' |
+	dd of="$img" bs=1 seek=446 conv=notrunc status=none || fail "cannot write the partition entry"
+printf '\x55\xaa' | dd of="$img" bs=1 seek=510 conv=notrunc status=none || fail "cannot write the MBR signature"
 
 id=$(sublk_add -t loop -f "$img") || fail "add failed"
 wait_for_path /dev/ublkb"${id}"p1 10 || fail "partition 1 did not appear with the automatic scan"
