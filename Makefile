@@ -161,7 +161,7 @@ $(ASAN_BIN): $(SRC) $(HDR)
 		-fno-omit-frame-pointer -o $@ $(SRC) -pthread
 
 check-asan: $(ASAN_BIN)
-	$(Q)tools/vm/run --cpus 4 -- tests/e2e/asan-run $(CURDIR)/$(ASAN_BIN)
+	$(Q)tools/vm/run --cpus 4 --timeout 3600 -- tests/e2e/asan-run $(CURDIR)/$(ASAN_BIN)
 
 # 1000 add / I/O / kill -9 or del cycles in the VM, then nothing left.
 SOAK_CYCLES ?= 1000

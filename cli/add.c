@@ -300,7 +300,7 @@ int cmd_recover(int argc, char **argv)
 	struct backend b;
 	struct add_opts o;
 	struct ublk_ctrl c;
-	int foreground = 0, debug = 0, pidfd;
+	int foreground = 0, debug = 0, pidfd, ret;
 	char why[320];
 	unsigned id;
 
@@ -329,6 +329,8 @@ int cmd_recover(int argc, char **argv)
 	if (debug)
 		log_level = LOG_DEBUG;
 	open_backend(&b, &o);
-	/* o points into s (the file name, the fault spec): s lives on */
-	return spawn_daemon(&o, &b);
+	/* o points into s (the target type): s lives until the daemon is up */
+	ret = spawn_daemon(&o, &b);
+	rs_free(&s);
+	return ret;
 }
