@@ -5,6 +5,8 @@
 #  - a server that never commits a request (SUBLK_TEST_NO_COMMIT=1, in
 #    tests/e2e/selftest/hang.sh) fails within its time limit instead of
 #    hanging the suite, and the next test still passes;
+#  - a device left behind (tests/e2e/selftest/leftover.sh, only its
+#    /sys/class/ublk-char entry left) fails that test and is torn down;
 #  - tools/vm/run passes the command's exit code through, exits 124 past
 #    --timeout, and boots again when the guest dies before the command runs.
 # Needs a built ./sublk.  Exits 0 when every check holds.
@@ -31,18 +33,21 @@ check() { # check DESCRIPTION COMMAND...
 }
 
 
-# 1. The hang, then a test that must still pass.
+# 1. The hang, a device left behind, then a test that must still pass.
 vm_timeout=300
 start=$SECONDS
 rc=0
 $run --timeout "$vm_timeout" -- tests/e2e/runner selftest/hang.sh \
-	00-harness-smoke > "$out/hang.out" 2>&1 || rc=$?
+	selftest/leftover 00-harness-smoke > "$out/hang.out" 2>&1 || rc=$?
 took=$((SECONDS - start))
 sed 's/^/    /' "$out/hang.out"
 check "hang: runner exits 1" [ "$rc" = 1 ]
 check "hang: reported as a timeout" grep -q '^FAIL hang: timed out' "$out/hang.out"
-check "hang: next test passes" grep -q -x 'ok 00-harness-smoke' "$out/hang.out"
-check "hang: closing line" grep -q -x '1 passed, 1 failed, 0 skipped' "$out/hang.out"
+check "leftover: fails on /sys/class/ublk-char/ublkcN" \
+	grep -q '^FAIL leftover: left behind ublk devices left: /sys/class/ublk-char/ublkc[0-9]' \
+	"$out/hang.out"
+check "hang, leftover: next test passes" grep -q -x 'ok 00-harness-smoke' "$out/hang.out"
+check "hang, leftover: closing line" grep -q -x '1 passed, 2 failed, 0 skipped' "$out/hang.out"
 check "hang: done in $took s, well before the VM's $vm_timeout s" \
 	[ "$took" -lt $((vm_timeout / 2)) ]
 
