@@ -322,6 +322,7 @@ int cmd_recover(int argc, char **argv)
 	if (opts_from_state(&s, &o, why, sizeof(why)) < 0)
 		die("device %u: %s", id, why);
 	o.conf.size = s.size;	/* update_size may have changed it */
+	o.name = s.name;	/* the table's name stays with the device */
 	o.dev_id = (int)id;
 	o.recover = 1;
 	o.foreground = foreground;

@@ -107,6 +107,7 @@ struct add_opts {
 	int attach;			/* serve dev_id, which the caller added */
 	int trace;			/* --trace-marker */
 	unsigned queues_asked;		/* -q before clamping to the CPUs */
+	const char *name;		/* the device table's NAME, or NULL */
 	char file_buf[4096];		/* conf.file points here once parsed */
 	char fault_buf[256];		/* conf.fault */
 };

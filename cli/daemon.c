@@ -106,6 +106,7 @@ static int daemon_save(const struct add_opts *o, const struct ublk_dev *d)
 
 	memset(&s, 0, sizeof(s));
 	s.dev_id = d->info.dev_id;
+	s.name = (char *)o->name;
 	s.pid = (int)getpid();
 	ret = proc_start_time(s.pid, &s.pid_start);
 	if (ret < 0)
