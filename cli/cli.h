@@ -137,6 +137,63 @@ int daemon_run(struct add_opts *o, struct backend *b, int status_fd);
 /* Print one device as ublksrv's list does; verbose prints a JSON object. */
 int cli_list_dev(struct ublk_ctrl *c, unsigned id, int verbose);
 
+/* ---- the device table (table.c) and the commands that use it (up.c) ---- */
+
+/*
+ * /etc/sublktab, one device per line: NAME TARGET [add options...].
+ * Words are separated by blanks; double quotes and backslashes make
+ * words with blanks; '#' at the start of a word starts a comment.  The
+ * unquoted word x-initramfs among the options marks an entry for the
+ * initramfs and is not an add option.  Every entry is checked with the
+ * parser of `add`.
+ */
+#define TABLE_PATH		"/etc/sublktab"
+#define TABLE_MAX_LINE		4096	/* bytes, without the newline */
+#define TABLE_MAX_WORDS		64	/* on one line */
+#define TABLE_MAX_ENTRIES	4096
+#define TABLE_MAX_FILE		(1U << 20)
+#define TABLE_OPT_INITRAMFS	"x-initramfs"
+
+struct table_entry {
+	char *name;
+	char *target;
+	char **opts;		/* the add options after TARGET, table options removed */
+	int nr_opts;
+	unsigned line;
+	int dev_id;		/* its -n, or -1 */
+	int initramfs;		/* x-initramfs */
+	char *words;		/* the storage of name, target and opts */
+};
+
+struct table {
+	struct table_entry *entries;
+	unsigned nr;
+};
+
+/*
+ * Parse @len bytes of a table (no I/O); @path only names it in messages.
+ * 0, or -EINVAL / -ENOMEM with "PATH:LINE: what is wrong" in @err; on
+ * error @t is empty.  Free @t with table_free().
+ */
+int table_parse(const char *buf, size_t len, const char *path,
+		struct table *t, char *err, size_t errlen);
+/*
+ * Read and parse the table at @path, a regular file (a symlink to one is
+ * fine) owned by root or the caller and writable by nobody else.
+ * -errno with a one-line reason in @err.
+ */
+int table_load(const char *path, struct table *t, char *err, size_t errlen);
+void table_free(struct table *t);
+const struct table_entry *table_find(const struct table *t, const char *name);
+/* @e's options through the add parser, with the table's own rules; as opts_parse_add. */
+int table_entry_opts(const struct table_entry *e, struct add_opts *o,
+		     char *err, size_t errlen);
+
+int cmd_up(int argc, char **argv);
+int cmd_down(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+int cmd_name(int argc, char **argv);
+
 int cmd_add(int argc, char **argv);
 int cmd_del(int argc, char **argv);
 int cmd_list(int argc, char **argv);
