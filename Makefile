@@ -80,7 +80,7 @@ URING_SRC   := uring/uring.c
 UBLK_SRC    := ublk/ctrl.c ublk/dev.c ublk/queue.c ublk/batch.c ublk/log.c
 BACKEND_SRC := backend/backend.c backend/null.c backend/mem.c backend/loop.c backend/fault.c
 CLI_SRC     := main.c cli/add.c cli/daemon.c cli/del.c cli/list.c cli/features.c cli/opts.c cli/ctl.c \
-	       cli/util.c cli/daemonid.c cli/table.c
+	       cli/util.c cli/daemonid.c cli/table.c cli/disk.c cli/up.c
 RUNSTATE_SRC := cli/runstate.c cli/runstate_dir.c cli/runstate_pid.c
 CLI_SRC     += $(RUNSTATE_SRC)
 SRC := $(URING_SRC) $(UBLK_SRC) $(BACKEND_SRC) $(CLI_SRC)

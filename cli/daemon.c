@@ -143,6 +143,31 @@ static int daemon_save(const struct add_opts *o, const struct ublk_dev *d)
 	return ret;
 }
 
+/*
+ * The link /dev/sublk/NAME: where udev runs, its rule makes it from
+ * `sublk name`, which needs the run state just saved, so udev is asked
+ * to look again; without udev, made here.
+ */
+static void daemon_name_link(const char *name, unsigned id)
+{
+	int ret;
+
+	if (disk_udev_running()) {
+		ret = disk_uevent(id, "change");
+		if (ret < 0)
+			log_warn("dev %u: cannot ask udev for %s/%s (uevent): %s", id,
+				 DISK_LINK_DIR, name, strerror(-ret));
+		return;
+	}
+	ret = disk_link_make(name, id);
+	if (ret == -EEXIST)
+		log_warn("dev %u: %s/%s exists and is not sublk's link; leaving it",
+			 id, DISK_LINK_DIR, name);
+	else if (ret < 0)
+		log_warn("dev %u: cannot make %s/%s: %s", id, DISK_LINK_DIR, name,
+			 strerror(-ret));
+}
+
 /* --trace-marker: ftrace's marker file, wherever tracefs is mounted. */
 static int open_trace_marker(void)
 {
@@ -317,6 +342,8 @@ int daemon_run(struct add_opts *o, struct backend *b, int status_fd)
 		 d.info.dev_id, o->recover ? "recovered" : "LIVE",
 		 d.info.nr_hw_queues, d.info.queue_depth,
 		 b->ops->name, (unsigned long long)b->size);
+	if (o->name && ret == 0)
+		daemon_name_link(o->name, d.info.dev_id);
 	status_send(status_fd, "ok");
 	if (status_fd >= 0)
 		close(status_fd);
@@ -340,8 +367,11 @@ int daemon_run(struct add_opts *o, struct backend *b, int status_fd)
 	}
 	/* a quiesced device waits for `recover`, which needs the settings */
 	state = dev_state(&c, d.info.dev_id);
-	if (state < 0 || state == UBLK_S_DEV_DEAD)
+	if (state < 0 || state == UBLK_S_DEV_DEAD) {
 		rundir_unlink(cli_rundir(1), d.info.dev_id);
+		if (o->name)
+			disk_link_remove(o->name, d.info.dev_id);
+	}
 	log_info("dev %u: daemon exits (device %s)", d.info.dev_id,
 		 state < 0 ? "deleted" : ublk_state_name((unsigned)state));
 	if (d.trace_fd >= 0)
