@@ -154,11 +154,25 @@ int disk_link_remove(const char *name, unsigned id)
 	return ret;
 }
 
+/* "MAJ:MIN" at @s (sysfs, mountinfo), then @end; 0 if it is not one. */
+static dev_t parse_devt(const char *s, char end)
+{
+	unsigned long maj, min;
+	char *p;
+
+	if (*s < '0' || *s > '9')
+		return 0;
+	maj = strtoul(s, &p, 10);
+	if (*p != ':' || p[1] < '0' || p[1] > '9')
+		return 0;
+	min = strtoul(p + 1, &p, 10);
+	return *p == end ? makedev(maj, min) : 0;
+}
+
 /* "MAJ:MIN\n" from sysfs; 0 if it cannot be read. */
 static dev_t read_devt(const char *path)
 {
 	char buf[32];
-	unsigned maj, min;
 	ssize_t n;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 
@@ -169,7 +183,7 @@ static dev_t read_devt(const char *path)
 	if (n <= 0)
 		return 0;
 	buf[n] = 0;
-	return sscanf(buf, "%u:%u", &maj, &min) == 2 ? makedev(maj, min) : 0;
+	return parse_devt(buf, '\n');
 }
 
 /* 1 if the directory @path has an entry but . and .. */
@@ -246,29 +260,65 @@ static void unescape(char *s)
 	*o = 0;
 }
 
+/* All of a /proc file, whose size is not known before; malloc'd, NUL-ended. */
+static char *read_proc(const char *path)
+{
+	size_t cap = 16384, len = 0;
+	char *buf = NULL, *nb;
+	ssize_t n = -1;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return NULL;
+	for (;;) {
+		if (!buf || cap - len < 2) {
+			nb = realloc(buf, buf ? cap *= 2 : cap);
+			if (!nb)
+				break;
+			buf = nb;
+		}
+		n = read(fd, buf + len, cap - len - 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	close(fd);
+	if (!buf || n != 0) {
+		free(buf);
+		return NULL;
+	}
+	buf[len] = 0;
+	return buf;
+}
+
 int disk_mounts(unsigned id, void (*fn)(const char *mnt, void *ctx), void *ctx)
 {
 	dev_t devs[1 + DISK_MAX_PARTS];
-	char *line = NULL, *p, *mnt;
-	unsigned maj, min;
-	size_t cap = 0;
+	char *text, *line, *next, *p, *mnt;
 	int n, held, i, found = 0;
-	FILE *f;
+	dev_t dev;
 
 	n = disk_devs(id, devs, 1 + DISK_MAX_PARTS, &held);
 	if (!n)
 		return 0;
-	f = fopen("/proc/self/mountinfo", "re");
-	if (!f)
-		return -errno;
+	text = read_proc("/proc/self/mountinfo");
+	if (!text)
+		return -EIO;
 	/* ID PARENT MAJ:MIN ROOT MOUNTPOINT ... */
-	while (getline(&line, &cap, f) > 0) {
+	for (line = text; *line; line = next) {
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = 0;
+		else
+			next = line + strlen(line);
 		p = line;
 		for (i = 0; i < 2 && p; i++)
 			p = strchr(p + 1, ' ');
-		if (!p || sscanf(p, " %u:%u", &maj, &min) != 2)
+		if (!p || !(dev = parse_devt(p + 1, ' ')))
 			continue;
-		for (i = 0; i < n && devs[i] != makedev(maj, min); i++)
+		for (i = 0; i < n && devs[i] != dev; i++)
 			;
 		if (i == n)
 			continue;
@@ -285,8 +335,7 @@ int disk_mounts(unsigned id, void (*fn)(const char *mnt, void *ctx), void *ctx)
 		if (fn)
 			fn(mnt, ctx);
 	}
-	free(line);
-	fclose(f);
+	free(text);
 	return found;
 }
 
