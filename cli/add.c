@@ -60,6 +60,10 @@ static void __attribute__((noreturn)) daemon_child(struct add_opts *o,
 			    O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
 		log_set_sink(LOG_SINK_FILE, fd >= 0 ? fd : 2);
 	}
+	/* the fds of the command that forked it: only the status pipe stays */
+	cli_rundir_close();
+	cli_lock_forget();
+	daemon_isolate(o);
 	_exit(daemon_run(o, b, wfd));
 }
 

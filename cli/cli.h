@@ -119,6 +119,7 @@ struct add_opts {
 	int recover;			/* recover dev_id instead of adding */
 	int attach;			/* serve dev_id, which the caller added */
 	int trace;			/* --trace-marker */
+	int root_storage;		/* --root-storage: argv[0] "@...", kept at switch_root */
 	unsigned queues_asked;		/* -q before clamping to the CPUs */
 	const char *name;		/* the device table's NAME, or NULL */
 	char file_buf[4096];		/* conf.file points here once parsed */
@@ -152,6 +153,12 @@ int opts_parse_uint(const char *s, unsigned long max, unsigned long *out);
 int cli_add_device(struct add_opts *o, unsigned *id);
 int cli_recover_device(unsigned id, int foreground, int debug);
 
+/*
+ * The detached daemon's setup: a private mount namespace (without the
+ * mounts of its own disk), and argv[0] marked '@' for --root-storage or
+ * in an initrd (/etc/initrd-release).
+ */
+void daemon_isolate(const struct add_opts *o);
 /* Bring a device up and serve it; reports on @status_fd (-1: none). */
 int daemon_run(struct add_opts *o, struct backend *b, int status_fd);
 

@@ -70,6 +70,7 @@ enum {
 	OPT_UNPRIV,
 	OPT_NTHREADS,
 	OPT_PER_IO,
+	OPT_ROOT_STORAGE,
 };
 
 static const struct option add_longopts[] = {
@@ -98,6 +99,7 @@ static const struct option add_longopts[] = {
 	{ "batch-io",			0, NULL, 'b' },
 	{ "nthreads",			1, NULL, OPT_NTHREADS },
 	{ "per_io_tasks",		0, NULL, OPT_PER_IO },
+	{ "root-storage",		0, NULL, OPT_ROOT_STORAGE },
 	{ "help",			0, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -305,6 +307,9 @@ int opts_parse_add(int argc, char **argv, struct add_opts *o,
 		case OPT_PER_IO:
 			o->per_io = 1;
 			break;
+		case OPT_ROOT_STORAGE:
+			o->root_storage = 1;
+			break;
 		case OPT_FAULT:
 			if (strlen(optarg) >= sizeof(o->fault_buf))
 				return opt_err("--fault spec too long");
@@ -403,6 +408,8 @@ int opts_to_args(const struct add_opts *o, char bufs[8][24], char **args,
 	}
 	if (o->trace)
 		ARG("--trace-marker");
+	if (o->root_storage)
+		ARG("--root-storage");
 #undef NUM
 #undef ARG
 	return n;

@@ -128,8 +128,9 @@ int rundir_unlink(int dirfd, unsigned id);
 
 /* Field 22 of /proc/@pid/stat, whatever the command name holds. */
 int proc_start_time(int pid, uint64_t *start);
-/* 1 if one of @pid's open files is @path (same name, same file), 0 if
- * none, -errno if its fds cannot be read (-EACCES: another user's). */
+/* 1 if one of @pid's open files is @path (a name that ends in @path,
+ * the same file), 0 if none, -errno if its fds cannot be read (-EACCES:
+ * another user's). */
 int proc_holds_path(int pid, const char *path);
 
 /*
