@@ -377,6 +377,7 @@ int daemon_run(struct add_opts *o, struct backend *b, int status_fd)
 	status_send(status_fd, "id %u", d.info.dev_id);
 	ublk_test_die_point("after_add");
 	d.no_commit = cli_env()->test_no_commit;
+	d.io_flusher = 1;
 	d.nr_threads = o->nr_threads;
 	d.per_io = o->per_io;
 	if (o->trace) {

@@ -4,8 +4,9 @@
 # mounted from its disk never reaches it, so SIGTERM with the disk mounted
 # ends it cleanly and the image passes e2fsck), no open file but what it
 # serves with, argv[0] '@' with --root-storage (systemd spares it at
-# switch_root), and a recovering daemon does not take the mounts of its
-# own disk into its namespace.
+# switch_root), PR_SET_IO_FLUSHER on the threads that serve I/O, and a
+# recovering daemon does not take the mounts of its own disk into its
+# namespace.
 # timeout: 300
 . "$(dirname "$0")/lib.sh"
 need_sublk
@@ -39,10 +40,40 @@ check_fds() {
 	echo "ok daemon $pid fds: $(for fd in /proc/"$pid"/fd/*; do readlink "$fd"; done | sort | uniq -c | tr -s ' \n' ' ')"
 }
 
+# task_flags PID TID: field 9 of /proc/PID/task/TID/stat, the task's PF_*
+# flags (the comm before it may hold blanks: count from the last ')').
+task_flags() {
+	local stat rest
+	read -r stat < "/proc/$1/task/$2/stat" || return 1
+	rest=${stat##*) }
+	set -- $rest
+	echo "$7"
+}
+
+# PR_SET_IO_FLUSHER sets PF_MEMALLOC_NOIO and PF_LOCAL_THROTTLE on the
+# task; no prctl reads another task's, but its stat shows the flags.
+PF_MEMALLOC_NOIO=$((0x00080000))
+check_io_flusher() {
+	local pid=$1 id=$2 tid flags served=0
+	flags=$(task_flags "$pid" "$pid") || fail "no stat for $pid"
+	[ $((flags & PF_MEMALLOC_NOIO)) = 0 ] ||
+		fail "the daemon's main thread is an I/O flusher (flags $flags)"
+	# the serving threads as list shows them (others: io_uring workers)
+	for tid in $("$SUBLK" list -n "$id" | sed -n 's/^	queue [0-9]*: tid \([0-9]*\) .*/\1/p'); do
+		flags=$(task_flags "$pid" "$tid") || fail "no thread $tid in daemon $pid"
+		[ $((flags & PF_MEMALLOC_NOIO)) != 0 ] ||
+			fail "serving thread $tid of $pid is not an I/O flusher (flags $flags)"
+		served=$((served + 1))
+	done
+	[ "$served" -gt 0 ] || fail "list shows no serving thread of daemon $pid"
+	echo "ok PR_SET_IO_FLUSHER on the $served serving threads of $pid, not on its main thread"
+}
+
 img=$TEST_TMP/fs.img
 truncate -s 128M "$img"
-id=$(sublk_add -t loop -f "$img") || fail "add failed"
+id=$(sublk_add -t loop -f "$img" -q 2) || fail "add failed"
 pid=$(daemon_pid "$id")
+check_io_flusher "$pid" "$id"
 
 ns_daemon=$(readlink "/proc/$pid/ns/mnt")
 ns_test=$(readlink /proc/self/ns/mnt)
@@ -100,6 +131,7 @@ if "$SUBLK" features | grep -qw USER_RECOVERY; then
 		fail "the recovering daemon's namespace holds a mount of its own disk"
 	[ "$(head -c 1 "/proc/$pid/cmdline")" = @ ] || fail "the recovered daemon lost its '@'"
 	check_fds "$pid" "$id" "$TEST_TMP/r.img"
+	check_io_flusher "$pid" "$id"
 	[ "$(cat "$mnt/f")" = before ] || fail "the file is not readable after recover"
 	echo after > "$mnt/f" && sync || fail "write after recover failed"
 	umount "$mnt" || fail "umount failed"
