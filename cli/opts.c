@@ -71,6 +71,7 @@ enum {
 	OPT_NTHREADS,
 	OPT_PER_IO,
 	OPT_NO_PART_SCAN,
+	OPT_ROOT_STORAGE,
 };
 
 static const struct option add_longopts[] = {
@@ -100,6 +101,7 @@ static const struct option add_longopts[] = {
 	{ "nthreads",			1, NULL, OPT_NTHREADS },
 	{ "per_io_tasks",		0, NULL, OPT_PER_IO },
 	{ "no_auto_part_scan",		0, NULL, OPT_NO_PART_SCAN },
+	{ "root-storage",		0, NULL, OPT_ROOT_STORAGE },
 	{ "help",			0, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -310,6 +312,9 @@ int opts_parse_add(int argc, char **argv, struct add_opts *o,
 		case OPT_NO_PART_SCAN:
 			o->flags |= UBLK_F_NO_AUTO_PART_SCAN;
 			break;
+		case OPT_ROOT_STORAGE:
+			o->root_storage = 1;
+			break;
 		case OPT_FAULT:
 			if (strlen(optarg) >= sizeof(o->fault_buf))
 				return opt_err("--fault spec too long");
@@ -410,6 +415,8 @@ int opts_to_args(const struct add_opts *o, char bufs[8][24], char **args,
 	}
 	if (o->trace)
 		ARG("--trace-marker");
+	if (o->root_storage)
+		ARG("--root-storage");
 #undef NUM
 #undef ARG
 	return n;
