@@ -14,6 +14,7 @@ static const struct backend_ops *const backends[] = {
 	&backend_mem_ops,
 	&backend_loop_ops,
 	&backend_fault_ops,
+	&backend_nbd_ops,
 };
 
 const struct backend_ops *backend_find(const char *name)
@@ -28,7 +29,7 @@ const struct backend_ops *backend_find(const char *name)
 
 const char *backend_names(void)
 {
-	return "null mem loop fault";
+	return "null mem loop fault nbd";
 }
 
 int backend_fail(struct backend *b, int err, const char *fmt, ...)

@@ -238,6 +238,25 @@ static void absolute_file(struct add_opts *o)
 	free(abs);
 }
 
+/* Likewise a relative socket path of nbd, which need not exist yet. */
+static void absolute_socket(struct add_opts *o)
+{
+	char cwd[4096], path[sizeof(o->nbd_unix)];
+	int n;
+
+	if (!o->conf.nbd_unix || o->conf.nbd_unix[0] == '/')
+		return;
+	if (!getcwd(cwd, sizeof(cwd)))
+		die("cannot make the socket path %s absolute: %s", o->conf.nbd_unix,
+		    strerror(errno));
+	n = snprintf(path, sizeof(path), "%s/%s", cwd, o->conf.nbd_unix);
+	if (n < 0 || n >= (int)sizeof(path))
+		die("socket path too long: %s/%s (a unix socket takes %u bytes)",
+		    cwd, o->conf.nbd_unix, (unsigned)sizeof(path) - 1);
+	memcpy(o->nbd_unix, path, (size_t)n + 1);
+	o->conf.nbd_unix = o->nbd_unix;
+}
+
 int cli_add_device(struct add_opts *o, unsigned *id)
 {
 	struct backend b;
@@ -249,6 +268,7 @@ int cli_add_device(struct add_opts *o, unsigned *id)
 		warn("-q %u: this machine has %u CPUs, so %u queues (one per CPU at most)",
 		     o->queues_asked, o->nr_queues, o->nr_queues);
 	absolute_file(o);
+	absolute_socket(o);
 
 	/* the driver first: its absence is the likeliest problem */
 	cli_ctrl_open(&c);

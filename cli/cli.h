@@ -125,7 +125,21 @@ struct add_opts {
 	const char *name;		/* the device table's NAME, or NULL */
 	char file_buf[4096];		/* conf.file points here once parsed */
 	char fault_buf[256];		/* conf.fault */
+	/* nbd: conf.nbd_* point here */
+	char nbd_unix[108];		/* a sockaddr_un's path */
+	char nbd_host[256];
+	char nbd_port[8];
+	char nbd_export[4097];		/* NBD_MAX_STRING bytes */
+	unsigned nbd_given;		/* OPTS_NBD_* seen */
 };
+
+/* The nbd options given (add_opts.nbd_given), to check how they combine. */
+#define OPTS_NBD_UNIX		(1U << 0)
+#define OPTS_NBD_HOST		(1U << 1)
+#define OPTS_NBD_PORT		(1U << 2)
+#define OPTS_NBD_EXPORT		(1U << 3)
+#define OPTS_NBD_URI		(1U << 4)
+#define OPTS_NBD_OTHER		(1U << 5)	/* --connections, --timeout, --read_only */
 
 /* Parse `add` arguments (argv[0] is "add"); on error a one-line reason. */
 int opts_parse_add(int argc, char **argv, struct add_opts *o,

@@ -100,6 +100,13 @@ int cmd_stop(int argc, char **argv)
 		if (ret == -EBUSY)
 			die("device %ld is open (mounted or in use); not stopping it", a.id);
 	} else {
+		/* as del: the daemon lets go of requests it would hold long */
+		int pidfd = cli_daemon_pidfd((unsigned)a.id, info.ublksrv_pid);
+
+		if (pidfd >= 0) {
+			cli_pidfd_signal(pidfd, SIGUSR2);
+			close(pidfd);
+		}
 		ret = ublk_ctrl_stop_dev(&c, (unsigned)a.id);
 	}
 	if (ret < 0)

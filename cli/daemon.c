@@ -51,6 +51,7 @@ static int signals_block(sigset_t *set)
 	sigaddset(set, SIGINT);
 	sigaddset(set, SIGHUP);
 	sigaddset(set, SIGUSR1);
+	sigaddset(set, SIGUSR2);
 	/* queue threads inherit this mask: only the main thread takes signals */
 	if (sigprocmask(SIG_BLOCK, set, NULL) < 0)
 		return -errno;
@@ -205,6 +206,15 @@ static int open_trace_marker(void)
 	return fd < 0 ? -errno : fd;
 }
 
+/* A stop is coming: a target holding requests lets them go (nbd). */
+static void daemon_stopping(struct ublk_dev *d)
+{
+	struct backend *b = d->backend;
+
+	if (b->ops->stop)
+		b->ops->stop(b);
+}
+
 /* Serve until the device stops or a signal says to stop it; 1 if told to. */
 static int daemon_serve(struct ublk_dev *d, int sfd)
 {
@@ -232,6 +242,12 @@ static int daemon_serve(struct ublk_dev *d, int sfd)
 				daemon_dump(d);
 				continue;
 			}
+			/* SIGUSR2: del or stop is about to send STOP_DEV */
+			if (si.ssi_signo == SIGUSR2) {
+				log_info("dev %u: a stop is coming", d->info.dev_id);
+				daemon_stopping(d);
+				continue;
+			}
 			log_info("dev %u: signal %u: stopping", d->info.dev_id,
 				 si.ssi_signo);
 			told = 1;
@@ -248,6 +264,7 @@ static int daemon_serve(struct ublk_dev *d, int sfd)
 			continue;
 		if (told || (ret == 0 && timeout >= 0)) {
 			stopping = 1;
+			daemon_stopping(d);
 			ublk_ctrl_stop_dev(d->ctrl, d->info.dev_id);
 		} else if (ublk_dev_threads_alive(d) < (int)d->nr_threads) {
 			timeout = QUEUE_END_GRACE_MS;

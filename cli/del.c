@@ -83,6 +83,13 @@ static void del_stop(struct ublk_ctrl *c, struct del_dev *d, unsigned flags)
 	/* before the stop: the daemon, once stopped, lets go of /dev/ublkcN */
 	d->pidfd = cli_daemon_pidfd(d->id, info.ublksrv_pid);
 	del_target(c, d);
+	/*
+	 * STOP_DEV waits for every request the daemon holds: SIGUSR2 tells
+	 * it to let go of those it would hold for long (an nbd server that
+	 * is gone).
+	 */
+	if (d->pidfd >= 0)
+		cli_pidfd_signal(d->pidfd, SIGUSR2);
 	if ((flags & DEL_SAFE) && info.state != UBLK_S_DEV_DEAD) {
 		ret = stop_unless_busy(c, d->id);
 		if (ret == -EBUSY) {

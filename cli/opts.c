@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "../backend/nbd.h"
 
 int opts_parse_uint(const char *s, unsigned long max, unsigned long *out)
 {
@@ -72,6 +73,14 @@ enum {
 	OPT_PER_IO,
 	OPT_NO_PART_SCAN,
 	OPT_ROOT_STORAGE,
+	OPT_NBD_UNIX,
+	OPT_NBD_HOST,
+	OPT_NBD_PORT,
+	OPT_NBD_EXPORT,
+	OPT_NBD_URI,
+	OPT_NBD_CONNS,
+	OPT_NBD_TIMEOUT,
+	OPT_READ_ONLY,
 };
 
 static const struct option add_longopts[] = {
@@ -102,6 +111,14 @@ static const struct option add_longopts[] = {
 	{ "per_io_tasks",		0, NULL, OPT_PER_IO },
 	{ "no_auto_part_scan",		0, NULL, OPT_NO_PART_SCAN },
 	{ "root-storage",		0, NULL, OPT_ROOT_STORAGE },
+	{ "unix",			1, NULL, OPT_NBD_UNIX },
+	{ "host",			1, NULL, OPT_NBD_HOST },
+	{ "port",			1, NULL, OPT_NBD_PORT },
+	{ "export_name",		1, NULL, OPT_NBD_EXPORT },
+	{ "uri",			1, NULL, OPT_NBD_URI },
+	{ "connections",		1, NULL, OPT_NBD_CONNS },
+	{ "timeout",			1, NULL, OPT_NBD_TIMEOUT },
+	{ "read_only",			0, NULL, OPT_READ_ONLY },
 	{ "help",			0, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -132,6 +149,73 @@ static const char *opt_name(int c)
 
 #define opt_err(...) (snprintf(err, errlen, __VA_ARGS__), -EINVAL)
 
+/* Copy @s into @buf (@size bytes), or fail naming option @what. */
+static int opt_copy(char *buf, size_t size, const char *s, const char *what,
+		    char *err, size_t errlen)
+{
+	if (strlen(s) >= size)
+		return opt_err("%s is longer than %u bytes", what, (unsigned)size - 1);
+	strcpy(buf, s);
+	return 0;
+}
+
+/* --uri: the address and export it names, as if given one by one. */
+static int opt_nbd_uri(struct add_opts *o, const char *uri, char *err,
+		       size_t errlen)
+{
+	static struct nbd_addr a;	/* 4.5 KiB: not on the stack */
+	char why[256];
+
+	if (nbd_uri_parse(uri, &a, why, sizeof(why)) < 0)
+		return opt_err("bad --uri: %s", why);
+	o->nbd_unix[0] = o->nbd_host[0] = o->nbd_port[0] = 0;
+	if (a.unix_path[0] && opt_copy(o->nbd_unix, sizeof(o->nbd_unix),
+				       a.unix_path, "the socket path", err, errlen))
+		return -EINVAL;
+	if (a.host[0] && (opt_copy(o->nbd_host, sizeof(o->nbd_host), a.host,
+				   "the host", err, errlen) ||
+			  opt_copy(o->nbd_port, sizeof(o->nbd_port), a.port,
+				   "the port", err, errlen)))
+		return -EINVAL;
+	strcpy(o->nbd_export, a.export_name);	/* shorter than NBD_MAX_STRING */
+	o->conf.nbd_unix = a.unix_path[0] ? o->nbd_unix : NULL;
+	o->conf.nbd_host = a.host[0] ? o->nbd_host : NULL;
+	o->conf.nbd_port = a.host[0] ? o->nbd_port : NULL;
+	o->conf.nbd_export = o->nbd_export;
+	return 0;
+}
+
+/* A TCP port, 1..65535, kept as its decimal string. */
+static int opt_nbd_port(struct add_opts *o, const char *s, char *err,
+			size_t errlen)
+{
+	unsigned long v;
+
+	if (opts_parse_uint(s, 65535, &v) < 0 || !v)
+		return opt_err("bad --port '%s' (1 to 65535)", s);
+	snprintf(o->nbd_port, sizeof(o->nbd_port), "%u", (unsigned)(v & 0xffff));
+	o->conf.nbd_port = o->nbd_port;
+	return 0;
+}
+
+static int opts_check_nbd(struct add_opts *o, char *err, size_t errlen)
+{
+	unsigned g = o->nbd_given;
+
+	if ((g & OPTS_NBD_URI) &&
+	    (g & (OPTS_NBD_UNIX | OPTS_NBD_HOST | OPTS_NBD_PORT | OPTS_NBD_EXPORT)))
+		return opt_err("--uri names the server and the export: no --unix, --host, --port or --export_name with it");
+	if ((g & OPTS_NBD_UNIX) && (g & (OPTS_NBD_HOST | OPTS_NBD_PORT)))
+		return opt_err("--unix and --host (--port) exclude each other");
+	if ((g & OPTS_NBD_PORT) && !(g & OPTS_NBD_HOST))
+		return opt_err("--port goes with --host");
+	if (!o->conf.nbd_unix && !o->conf.nbd_host)
+		return opt_err("-t nbd needs --unix PATH, --host HOST or --uri URI");
+	if (o->flags & UBLK_F_SUPPORT_ZERO_COPY)
+		return opt_err("-t nbd has no zero copy (-z): io_uring has no receive into a request's registered pages, so its data goes through memory");
+	return 0;
+}
+
 static int opts_check(struct add_opts *o, char *err, size_t errlen)
 {
 	uint64_t lbs = 1ULL << o->conf.lbs_shift;
@@ -153,6 +237,12 @@ static int opts_check(struct add_opts *o, char *err, size_t errlen)
 		return opt_err("--usercopy and --zerocopy exclude each other");
 	if (o->conf.fault && strcmp(o->conf.type, "fault"))
 		return opt_err("--fault goes with -t fault");
+	if (!strcmp(o->conf.type, "nbd")) {
+		if (opts_check_nbd(o, err, errlen))
+			return -EINVAL;
+	} else if (o->nbd_given) {
+		return opt_err("--unix, --host, --port, --export_name, --uri, --connections, --timeout and --read_only go with -t nbd");
+	}
 	if ((o->flags & UBLK_F_USER_RECOVERY) && !strcmp(o->conf.type, "mem"))
 		return opt_err("a mem device's data dies with its daemon: user recovery (-r 1) cannot keep it");
 	if ((o->flags & UBLK_F_USER_RECOVERY_REISSUE) &&
@@ -315,6 +405,59 @@ int opts_parse_add(int argc, char **argv, struct add_opts *o,
 		case OPT_ROOT_STORAGE:
 			o->root_storage = 1;
 			break;
+		case OPT_NBD_UNIX:
+			if (opt_copy(o->nbd_unix, sizeof(o->nbd_unix), optarg,
+				     "--unix", err, errlen))
+				return -EINVAL;
+			if (!o->nbd_unix[0])
+				return opt_err("--unix needs a socket path");
+			o->conf.nbd_unix = o->nbd_unix;
+			o->nbd_given |= OPTS_NBD_UNIX;
+			break;
+		case OPT_NBD_HOST:
+			if (opt_copy(o->nbd_host, sizeof(o->nbd_host), optarg,
+				     "--host", err, errlen))
+				return -EINVAL;
+			if (!o->nbd_host[0])
+				return opt_err("--host needs a name or an address");
+			o->conf.nbd_host = o->nbd_host;
+			o->nbd_given |= OPTS_NBD_HOST;
+			break;
+		case OPT_NBD_PORT:
+			if (opt_nbd_port(o, optarg, err, errlen))
+				return -EINVAL;
+			o->nbd_given |= OPTS_NBD_PORT;
+			break;
+		case OPT_NBD_EXPORT:
+			if (opt_copy(o->nbd_export, sizeof(o->nbd_export), optarg,
+				     "--export_name", err, errlen))
+				return -EINVAL;
+			o->conf.nbd_export = o->nbd_export;
+			o->nbd_given |= OPTS_NBD_EXPORT;
+			break;
+		case OPT_NBD_URI:
+			if (opt_nbd_uri(o, optarg, err, errlen))
+				return -EINVAL;
+			o->nbd_given |= OPTS_NBD_URI;
+			break;
+		case OPT_NBD_CONNS:
+			if (opts_parse_uint(optarg, 16, &v) < 0 || !v)
+				return opt_err("bad --connections '%s' (1 to 16 per queue)",
+					       optarg);
+			o->conf.nbd_conns = (unsigned)v;
+			o->nbd_given |= OPTS_NBD_OTHER;
+			break;
+		case OPT_NBD_TIMEOUT:
+			if (opts_parse_uint(optarg, 3600, &v) < 0 || !v)
+				return opt_err("bad --timeout '%s' (1 to 3600 seconds)",
+					       optarg);
+			o->conf.nbd_timeout = (unsigned)v;
+			o->nbd_given |= OPTS_NBD_OTHER;
+			break;
+		case OPT_READ_ONLY:
+			o->conf.read_only = 1;
+			o->nbd_given |= OPTS_NBD_OTHER;
+			break;
 		case OPT_FAULT:
 			if (strlen(optarg) >= sizeof(o->fault_buf))
 				return opt_err("--fault spec too long");
@@ -334,6 +477,7 @@ int opts_parse_add(int argc, char **argv, struct add_opts *o,
 	}
 	if (optind < argc)
 		return opt_err("unexpected argument '%s'", argv[optind]);
+	o->conf.nr_queues = o->nr_queues;
 	return opts_check(o, err, errlen);
 
 bad_switch:
@@ -366,7 +510,8 @@ int opts_to_args(const struct add_opts *o, char bufs[8][24], char **args,
 	unsigned i;
 
 #define ARG(s) do { if (n >= max) return -E2BIG; args[n++] = (char *)(s); } while (0)
-#define NUM(fmt, v) do { snprintf(bufs[nb], 24, fmt, v); ARG(bufs[nb]); nb++; } while (0)
+#define NUM(fmt, v) do { if (nb >= 8) return -E2BIG; snprintf(bufs[nb], 24, fmt, v); \
+			ARG(bufs[nb]); nb++; } while (0)
 	ARG("-t");
 	ARG(o->conf.type);
 	ARG("-q");
@@ -413,6 +558,32 @@ int opts_to_args(const struct add_opts *o, char bufs[8][24], char **args,
 		ARG("--fault");
 		ARG(o->conf.fault);
 	}
+	if (o->conf.nbd_unix) {
+		ARG("--unix");
+		ARG(o->conf.nbd_unix);
+	}
+	if (o->conf.nbd_host) {
+		ARG("--host");
+		ARG(o->conf.nbd_host);
+	}
+	if (o->conf.nbd_port) {
+		ARG("--port");
+		ARG(o->conf.nbd_port);
+	}
+	if (o->conf.nbd_export && o->conf.nbd_export[0]) {
+		ARG("--export_name");
+		ARG(o->conf.nbd_export);
+	}
+	if (o->conf.nbd_conns) {
+		ARG("--connections");
+		NUM("%u", o->conf.nbd_conns);
+	}
+	if (o->conf.nbd_timeout) {
+		ARG("--timeout");
+		NUM("%u", o->conf.nbd_timeout);
+	}
+	if (o->conf.read_only)
+		ARG("--read_only");
 	if (o->trace)
 		ARG("--trace-marker");
 	if (o->root_storage)
@@ -448,5 +619,8 @@ int opts_from_state(const struct run_state *s, struct add_opts *o,
 	if (o->conf.file && o->conf.file[0] != '/')
 		return opt_err("bad saved options: backing file '%s' is not absolute",
 			       o->conf.file);
+	if (o->conf.nbd_unix && o->conf.nbd_unix[0] != '/')
+		return opt_err("bad saved options: socket '%s' is not absolute",
+			       o->conf.nbd_unix);
 	return 0;
 }

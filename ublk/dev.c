@@ -98,6 +98,8 @@ int ublk_dev_set_params(struct ublk_dev *d)
 	p->basic.io_min_shift = (uint8_t)lbs;
 	p->basic.io_opt_shift = 12;
 	p->basic.max_sectors = d->info.max_io_buf_bytes >> 9;
+	if (b->max_io_bytes && b->max_io_bytes < d->info.max_io_buf_bytes)
+		p->basic.max_sectors = b->max_io_bytes >> 9;
 	p->basic.dev_sectors = b->size >> 9;
 	if (b->discard_granularity) {
 		p->types |= UBLK_PARAM_TYPE_DISCARD;

@@ -75,6 +75,16 @@ struct io_uring_sqe *ublk_queue_get_sqe(struct ublk_queue *q, unsigned tag,
 	return sqe;
 }
 
+unsigned ublk_queue_id(const struct ublk_queue *q)
+{
+	return q->q_id;
+}
+
+unsigned ublk_queue_depth(const struct ublk_queue *q)
+{
+	return q->depth;
+}
+
 unsigned ublk_queue_buf_index(const struct ublk_queue *q, unsigned tag)
 {
 	return q->ios[tag].buf_index;

@@ -49,12 +49,21 @@ struct ublk_queue;
  * itself reads only lbs_shift (SET_PARAMS).
  */
 struct backend_conf {
-	const char *type;	/* "null", "mem", "loop", "fault" */
+	const char *type;	/* "null", "mem", "loop", "fault", "nbd" */
 	uint64_t size;		/* bytes; 0 means the backend's default */
 	const char *file;	/* loop: -f */
 	int buffered_io;	/* loop: --buffered_io */
 	const char *fault;	/* fault: --fault SPEC */
 	unsigned lbs_shift;	/* logical block size shift, 9..12 */
+	unsigned nr_queues;	/* -q: for targets with per-queue connections */
+	/* nbd: the server (--unix, or --host and --port) and the export */
+	const char *nbd_unix;
+	const char *nbd_host;
+	const char *nbd_port;
+	const char *nbd_export;
+	unsigned nbd_conns;	/* --connections: per queue; 0 means 1 */
+	unsigned nbd_timeout;	/* --timeout: seconds; 0 means 30 */
+	int read_only;		/* --read_only */
 };
 
 struct backend {
@@ -68,6 +77,7 @@ struct backend {
 	uint32_t discard_granularity;	/* bytes; 0: no discard */
 	uint32_t max_discard_sectors;
 	uint32_t max_write_zeroes_sectors;
+	uint32_t max_io_bytes;		/* largest request it takes; 0: any */
 	int fd;				/* backing fd, or -1: fixed file 1 on each queue ring */
 	int zero_copy;			/* can serve with buf == NULL (see queue_io) */
 	void *priv;			/* the backend's own state */
@@ -123,6 +133,14 @@ struct backend_ops {
 	 */
 	int (*tgt_event)(struct backend *b, struct ublk_queue *q,
 			 const struct io_uring_cqe *cqe);
+	/*
+	 * optional: the device is about to be stopped.  STOP_DEV waits for
+	 * every request a target holds, so one that holds requests for
+	 * something that may never come (a server that is gone) must let
+	 * them go now.  Called on the daemon's main thread, not a queue's;
+	 * the device may also go on (a stop that was refused).
+	 */
+	void (*stop)(struct backend *b);
 	/* optional: flush whatever the backend caches (on shutdown) */
 	int (*flush)(struct backend *b);
 	/* Settings as JSON members, no braces: "\"file\":\"/x\",\"direct_io\":1" */
@@ -151,6 +169,9 @@ struct io_uring_sqe *ublk_queue_get_sqe(struct ublk_queue *q, unsigned tag,
  * (let its io_done() return the result instead).
  */
 int ublk_queue_complete(struct ublk_queue *q, unsigned tag, int result);
+/* The queue's id (0 .. queues - 1) and depth (its tags are 0 .. depth - 1). */
+unsigned ublk_queue_id(const struct ublk_queue *q);
+unsigned ublk_queue_depth(const struct ublk_queue *q);
 /* Zero copy: the fixed-buffer index of request @tag's pages. */
 unsigned ublk_queue_buf_index(const struct ublk_queue *q, unsigned tag);
 /* The descriptor of the request @tag is serving (valid until its commit). */

@@ -42,6 +42,8 @@ struct io_uring_sqe {
 		uint32_t fsync_flags;
 		uint32_t uring_cmd_flags;
 		uint32_t cancel_flags;
+		uint32_t msg_flags;	/* send, recv, sendmsg: MSG_* */
+		uint32_t timeout_flags;
 	};
 	uint64_t user_data;
 	union {
@@ -146,11 +148,15 @@ enum {
 	IORING_OP_FSYNC = 3,
 	IORING_OP_READ_FIXED = 4,
 	IORING_OP_WRITE_FIXED = 5,
+	IORING_OP_SENDMSG = 9,
 	IORING_OP_TIMEOUT = 11,
 	IORING_OP_ASYNC_CANCEL = 14,
+	IORING_OP_CONNECT = 16,
 	IORING_OP_FALLOCATE = 17,
 	IORING_OP_READ = 22,
 	IORING_OP_WRITE = 23,
+	IORING_OP_SEND = 26,
+	IORING_OP_RECV = 27,
 	IORING_OP_URING_CMD = 46,
 };
 
@@ -158,6 +164,7 @@ enum {
 
 /* sqe->cancel_flags (Linux 5.19) */
 #define IORING_ASYNC_CANCEL_ALL	(1U << 0)	/* every match, not the first */
+#define IORING_ASYNC_CANCEL_FD	(1U << 1)	/* match the requests on sqe->fd */
 #define IORING_ASYNC_CANCEL_ANY	(1U << 2)	/* match any request, not user_data */
 
 /* sqe->uring_cmd_flags */

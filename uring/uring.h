@@ -220,6 +220,57 @@ static inline void uring_prep_cancel_all(struct io_uring_sqe *sqe)
 }
 
 /*
+ * Cancel every request in flight on file descriptor @fd (Linux 5.19); its
+ * CQE's res is how many were found, or -ENOENT.
+ */
+static inline void uring_prep_cancel_fd(struct io_uring_sqe *sqe, int fd)
+{
+	sqe->opcode = IORING_OP_ASYNC_CANCEL;
+	sqe->fd = fd;
+	sqe->cancel_flags = IORING_ASYNC_CANCEL_ALL | IORING_ASYNC_CANCEL_FD;
+}
+
+/* A timer: its CQE comes after *@ts (relative) with res -ETIME. */
+static inline void uring_prep_timeout(struct io_uring_sqe *sqe,
+				      const struct uring_timespec *ts)
+{
+	sqe->opcode = IORING_OP_TIMEOUT;
+	sqe->fd = -1;
+	sqe->addr = (uint64_t)(uintptr_t)ts;
+	sqe->len = 1;
+}
+
+/* Socket I/O: send, recv and sendmsg take MSG_* in sqe->msg_flags. */
+static inline void uring_prep_send(struct io_uring_sqe *sqe, int fd,
+				   const void *buf, unsigned len, unsigned flags)
+{
+	uring_prep_rw(sqe, IORING_OP_SEND, fd, buf, len, 0);
+	sqe->msg_flags = flags;
+}
+
+static inline void uring_prep_recv(struct io_uring_sqe *sqe, int fd,
+				   void *buf, unsigned len, unsigned flags)
+{
+	uring_prep_rw(sqe, IORING_OP_RECV, fd, buf, len, 0);
+	sqe->msg_flags = flags;
+}
+
+/* @msg (a struct msghdr) must stay put until the SQE is submitted. */
+static inline void uring_prep_sendmsg(struct io_uring_sqe *sqe, int fd,
+				      const void *msg, unsigned flags)
+{
+	uring_prep_rw(sqe, IORING_OP_SENDMSG, fd, msg, 1, 0);
+	sqe->msg_flags = flags;
+}
+
+/* @addr (a struct sockaddr of @len bytes) must stay put until submitted. */
+static inline void uring_prep_connect(struct io_uring_sqe *sqe, int fd,
+				      const void *addr, unsigned len)
+{
+	uring_prep_rw(sqe, IORING_OP_CONNECT, fd, addr, 0, len);
+}
+
+/*
  * uring_prep_cmd - an IORING_OP_URING_CMD SQE; returns its command area
  * (16 bytes in a 64-byte SQE, 80 with SQE128).
  */

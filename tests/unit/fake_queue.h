@@ -42,6 +42,16 @@ unsigned ublk_queue_buf_index(const struct ublk_queue *q, unsigned tag)
 	return tag;
 }
 
+unsigned ublk_queue_id(const struct ublk_queue *q)
+{
+	return 0;
+}
+
+unsigned ublk_queue_depth(const struct ublk_queue *q)
+{
+	return FAKE_QUEUE_DEPTH;
+}
+
 const struct ublksrv_io_desc *ublk_queue_iod(const struct ublk_queue *q,
 					     unsigned tag)
 {

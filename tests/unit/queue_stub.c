@@ -17,6 +17,18 @@ struct io_uring_sqe *ublk_queue_get_sqe(struct ublk_queue *q, unsigned tag,
 }
 
 __attribute__((weak))
+unsigned ublk_queue_id(const struct ublk_queue *q)
+{
+	return 0;
+}
+
+__attribute__((weak))
+unsigned ublk_queue_depth(const struct ublk_queue *q)
+{
+	return 0;
+}
+
+__attribute__((weak))
 unsigned ublk_queue_buf_index(const struct ublk_queue *q, unsigned tag)
 {
 	return tag;

@@ -1,0 +1,201 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The nbd target's own state, private to backend/nbd.c (the backend_ops),
+ * nbd_conn.c (connections on a queue's ring) and nbd_sock.c (sockets and
+ * the blocking handshake of open()).  The protocol itself, without I/O,
+ * is nbd.h's.
+ *
+ * Each queue has its own connections (--connections of them, 1 by
+ * default), created and handed the handshake in open(), then driven on
+ * the queue's ring: one recv and at most one sendmsg in flight on each,
+ * and, while one is down, a connect and the handshake, all as SQEs of no
+ * tag (UBLK_TGT_NO_TAG) whose CQEs come to tgt_event.  A timer SQE ticks
+ * while the queue holds requests or a connection is down.
+ *
+ * A request not answered within --timeout of its arrival fails with EIO,
+ * however often it was resent: a connection up that leaves one
+ * unanswered that long is dropped, one down fails it.
+ */
+#ifndef SUBLK_NBD_TARGET_H
+#define SUBLK_NBD_TARGET_H
+
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include "internal.h"
+#include "nbd.h"
+#include "../uring/uring.h"
+
+#define NBD_TIMEOUT_DEFAULT	30	/* --timeout, seconds */
+#define NBD_TICK_MS		100	/* the queue's timer while it is needed */
+#define NBD_RETRY_MIN_MS	50	/* reconnect backoff: doubles ... */
+#define NBD_RETRY_MAX_MS	1000	/* ... up to this */
+#define NBD_ATTEMPT_MAX_MS	5000	/* one connect + handshake at most */
+#define NBD_STOP_GRACE_MS	2000	/* a stopping device waits this for replies */
+#define NBD_RX_SIZE		(64 << 10)	/* staging buffer of replies */
+#define NBD_SEND_BATCH		32	/* requests in one sendmsg */
+#define NBD_NO_TAG		0xffff	/* end of a request list */
+
+/* user_data op of each SQE of no tag; tgt_data is the connection's index */
+enum {
+	NBD_OP_SEND = 1,	/* sendmsg of requests, or a handshake send */
+	NBD_OP_RECV,		/* replies, or the handshake's */
+	NBD_OP_CONNECT,
+	NBD_OP_CANCEL,		/* cancel of what is in flight on a socket */
+	NBD_OP_TIMER,
+};
+
+/* Where a request is (nbd_io.state). */
+enum {
+	NBD_IO_IDLE,		/* not with the target */
+	NBD_IO_QUEUED,		/* on its connection's send list */
+	NBD_IO_PARKED,		/* a flush waiting for earlier writes' replies */
+	NBD_IO_SENT,		/* all sent, awaiting its reply */
+};
+
+/* A request the queue holds, indexed by tag. */
+struct nbd_io {
+	struct nbd_req req;	/* what the reply parser checks replies against */
+	uint64_t cookie;	/* (sequence << 16) | tag */
+	uint64_t wseq;		/* a write's number; a flush's last covered write */
+	int64_t start_ms;	/* arrival: unanswered after --timeout, it fails */
+	uint8_t *buf;		/* the request's data */
+	uint32_t off;		/* bytes of header and payload sent */
+	uint16_t next;		/* the send list or parked list */
+	uint8_t state;		/* NBD_IO_* */
+	uint8_t conn;		/* index of its connection in the queue */
+	uint8_t in_batch;	/* in the sendmsg in flight */
+	uint8_t replied;	/* its reply came while in_batch: result holds it */
+	int result;
+	uint8_t hdr[NBD_REQ_SIZE];
+};
+
+/* A connection's state (nbd_conn.state). */
+enum {
+	NBD_CONN_UP,		/* transmission: requests out, replies in */
+	NBD_CONN_DOWN,		/* waiting for the next attempt (retry_ms) */
+	NBD_CONN_CONNECTING,	/* IORING_OP_CONNECT in flight */
+	NBD_CONN_HANDSHAKE,	/* nbd_hs driven by sends and recvs */
+	NBD_CONN_CLOSING,	/* shut down: waiting for its SQEs to end */
+};
+
+struct nbd_queue;
+
+struct nbd_conn {
+	struct nbd_queue *nq;
+	int fd;
+	int state;		/* NBD_CONN_* */
+	unsigned idx;		/* in nq->conns */
+	unsigned inflight;	/* SQEs in flight on fd */
+	uint8_t sending, receiving;
+	uint8_t failing;	/* down for --timeout: new requests fail at once */
+	unsigned nr_reqs;	/* requests on it, in any state but idle */
+
+	/* the send list: requests not (all) sent yet, oldest first */
+	uint16_t head, tail;
+	unsigned batch;		/* requests in the sendmsg in flight */
+	struct msghdr msg;
+	struct iovec iov[2 * NBD_SEND_BATCH];
+
+	/* replies */
+	struct nbd_reply_parser parser;
+	uint8_t *rx;		/* NBD_RX_SIZE bytes */
+	uint32_t rx_len, rx_off;
+	uint8_t *dst;		/* a read's data goes straight here ... */
+	uint32_t dst_left;	/* ... this many bytes more */
+	struct nbd_io *done_io;	/* finished once its data is in */
+	int done_result;
+
+	/* reconnection */
+	struct nbd_hs *hs;
+	int64_t down_ms;	/* since when it is down; 0: up */
+	int64_t retry_ms;	/* next attempt at */
+	int64_t attempt_ms;	/* this attempt gives up at */
+	unsigned backoff_ms, attempts;
+};
+
+struct nbd_dev;
+
+struct nbd_queue {
+	struct nbd_dev *dev;
+	struct ublk_queue *q;
+	unsigned q_id, depth, nr_conns;
+	struct nbd_conn *conns;
+	struct nbd_io *ios;
+	unsigned held;		/* requests with the target */
+	uint64_t gen;		/* cookie sequence */
+	uint64_t write_seq;	/* writes numbered as they come */
+	unsigned writes;	/* writes with the target */
+	uint16_t parked;	/* flushes waiting for writes, a list */
+	int timer_armed;
+	struct uring_timespec tick;
+	int64_t stop_ms;	/* when the queue saw dev->stopping; 0: not yet */
+};
+
+/* The export and how to reach it, set by open(); shared by the queues. */
+#define NBD_MAX_ADDRS	4	/* of a host name, tried in order */
+
+struct nbd_dev {
+	struct sockaddr_storage addr;	/* the server's address that answered */
+	socklen_t addr_len;
+	struct sockaddr_storage addrs[NBD_MAX_ADDRS];
+	socklen_t addr_lens[NBD_MAX_ADDRS];
+	unsigned nr_addrs;
+	char where[300];	/* the server, for messages: a path or host:port */
+	const char *export_name;
+	struct nbd_export exp;	/* as the first handshake found it */
+	struct nbd_caps caps;
+	uint32_t max_io;	/* largest read or write sent */
+	unsigned timeout_ms;
+	unsigned nr_queues, conns_per_queue;
+	int *fds;		/* open()'s connections, nr_queues * conns_per_queue */
+	struct nbd_queue **queues;	/* by queue id, set by queue_init */
+	int stopping;		/* the stop hook ran (atomic) */
+};
+
+/* ---- nbd_sock.c: sockets, and open()'s blocking connect and handshake ---- */
+
+/* Fill dev->addrs from the conf (getaddrinfo for a host): 0 or -errno. */
+int nbd_sock_resolve(struct backend *b, struct nbd_dev *dev);
+/* A stream socket for dev->addr, close-on-exec, TCP_NODELAY for TCP. */
+int nbd_sock_new(const struct nbd_dev *dev);
+/*
+ * nbd_sock_open - connect to dev->addr (the @first connection: to each of
+ * dev->addrs in turn, dev->addr becoming the one that answers) and
+ * negotiate dev->export_name, within dev->timeout_ms: the connected
+ * socket (blocking again), with the export in @exp; or -errno with a line
+ * in b->err.
+ */
+int nbd_sock_open(struct backend *b, struct nbd_dev *dev, int first,
+		  struct nbd_export *exp);
+
+/* ---- nbd_conn.c: connections on the queue's ring ---- */
+
+void nbd_conn_init(struct nbd_conn *c, struct nbd_queue *nq, unsigned idx,
+		   int fd);
+/* A request goes out on its connection (or waits for it). */
+void nbd_conn_queue(struct nbd_conn *c, struct nbd_io *io);
+/* The CQE of one of the connection's SQEs. */
+void nbd_conn_event(struct nbd_conn *c, unsigned op, int res);
+/* Once per tick: reconnects, timeouts, what a stopping device gives up. */
+void nbd_conn_tick(struct nbd_conn *c, int64_t now);
+/* Finish request @io with the reply's @nbd_result (0 or -errno). */
+void nbd_io_finish(struct nbd_queue *nq, struct nbd_io *io, int nbd_result);
+/* Keep the queue's timer running if it is needed. */
+void nbd_queue_arm(struct nbd_queue *nq);
+
+int64_t nbd_now_ms(void);
+
+static inline unsigned nbd_io_tag(const struct nbd_queue *nq,
+				  const struct nbd_io *io)
+{
+	return (unsigned)(io - nq->ios);
+}
+
+static inline int nbd_stopping(const struct nbd_dev *dev)
+{
+	return __atomic_load_n(&dev->stopping, __ATOMIC_RELAXED);
+}
+
+#endif
