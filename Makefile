@@ -180,14 +180,14 @@ test: $(UNIT_TESTS) $(REPLAYERS)
 
 check: test sublk
 	$(Q)$(MAKE) --no-print-directory check-dist
-	$(Q)tools/vm/run --cpus 4 --timeout 3600 -- tests/e2e/runner
+	$(Q)tools/vm/run --cpus 4 --tcg-single --timeout 3600 -- tests/e2e/runner
 	$(Q)tools/vm/initramfs-test
 	$(Q)$(MAKE) --no-print-directory check-arm64
 
 check-kernels: sublk
 	$(Q)bad=; for k in $(KERNELS); do \
 		echo "=== kernel $$k"; \
-		tools/vm/run --cpus 4 --timeout 3600 --kernel $$k -- tests/e2e/runner -k $$k || bad="$$bad $$k"; \
+		tools/vm/run --cpus 4 --tcg-single --timeout 3600 --kernel $$k -- tests/e2e/runner -k $$k || bad="$$bad $$k"; \
 	done; \
 	if [ -n "$$bad" ]; then echo "check-kernels: failed on$$bad"; exit 1; fi
 

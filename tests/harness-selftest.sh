@@ -8,7 +8,8 @@
 #  - a device left behind (tests/e2e/selftest/leftover.sh, only its
 #    /sys/class/ublk-char entry left) fails that test and is torn down;
 #  - tools/vm/run passes the command's exit code through, exits 124 past
-#    --timeout, and boots again when the guest dies before the command runs;
+#    --timeout, and boots again when the guest dies before the command runs
+#    or starts it with a clock running too fast;
 #  - a guest kernel that panics under the suite (selftest/panic-once.sh)
 #    or hangs (selftest/stall-once.sh stops the runner) costs a fresh boot:
 #    that test is rerun once, the tests before it are not, the tests after
@@ -70,6 +71,14 @@ SUBLK_VM_APPEND=rdinit=/nonexistent $run -- true > "$out/panic.out" 2>&1 || rc=$
 check "early death: fails (got $rc)" [ "$rc" = 1 ]
 check "early death: booted again twice" \
 	[ "$(grep -c 'booting again' "$out/panic.out")" = 2 ]
+
+# 3b. A kernel that calibrated its TSC wrong (seen at load 16: 63 MHz for
+# 2.3 GHz, a clock 36 times too fast) is caught at the start marker.
+rc=0
+SUBLK_VM_APPEND=tsc_early_khz=63000 $run -- true > "$out/clock.out" 2>&1 || rc=$?
+check "fast clock: fails (got $rc)" [ "$rc" = 1 ]
+check "fast clock: booted again twice" \
+	[ "$(grep -c 'clock running too fast .* booting again' "$out/clock.out")" = 2 ]
 
 # 4. A kernel panic in the middle of the suite: resumed, rerun once, green.
 rc=0
