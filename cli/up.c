@@ -201,7 +201,7 @@ static int up_entry(const struct table_entry *e, const struct named_dev *d)
 		return 0;
 	}
 	if (d && !recoverable(d)) {
-		warn("%s: device %u has no daemon (%s); take it down first (sublk down --force %s)",
+		warn("%s: device %u has no daemon (%s); take it down first (sublk down %s)",
 		     e->name, d->id, ublk_state_name((unsigned)d->state), e->name);
 		return 1;
 	}

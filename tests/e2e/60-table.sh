@@ -18,6 +18,7 @@ mkdir -p "$mnt"
 test_cleanup() {
 	mountpoint -q "$mnt" && umount -l "$mnt"
 	SUBLK_TABLE=$TEST_TMP/sublktab timeout 30 "$SUBLK" down --force > /dev/null 2>&1
+	rm -f /dev/sublk/hostile /dev/sublk/evil
 }
 
 img=$TEST_TMP/data.img
@@ -174,6 +175,26 @@ wait_gone "/dev/ublkc${ids[nothing]}" 10 || fail "down nothing left its device"
 _forget devs "${ids[nothing]}"
 _forget devs "${ids[data]}"
 echo "ok not-in-table and dead-daemon"
+
+# what sits at /dev/sublk/NAME and is not our link is left alone
+mkdir -p /dev/sublk
+echo keep > /dev/sublk/hostile
+ln -s "$TEST_TMP/elsewhere" /dev/sublk/evil
+printf 'hostile null\nevil null\n' > "$TEST_TMP/tab3"
+out=$(timeout 120 "$SUBLK" up --table "$TEST_TMP/tab3" 2>&1) || fail "up of tab3 failed: $out"
+parse_ids "$out"
+[ -f /dev/sublk/hostile ] && [ "$(cat /dev/sublk/hostile)" = keep ] || fail "up replaced the file /dev/sublk/hostile"
+[ "$(readlink /dev/sublk/evil)" = "$TEST_TMP/elsewhere" ] || fail "up replaced the foreign link /dev/sublk/evil"
+[ ! -e "$TEST_TMP/elsewhere" ] || fail "up wrote through the foreign link"
+dmesg | grep -q "/dev/sublk/hostile exists and is not sublk's link" || fail "no warning about /dev/sublk/hostile"
+out=$("$SUBLK" status --table "$TEST_TMP/tab3")
+grep -Eq "^hostile +null +${ids[hostile]} +up +-\$" <<< "$out" || fail "status of hostile: $out"
+out=$(timeout 60 "$SUBLK" down --table "$TEST_TMP/tab3" 2>&1) || fail "down of tab3 failed: $out"
+[ "$(cat /dev/sublk/hostile)" = keep ] && [ -L /dev/sublk/evil ] || fail "down removed what was not its link"
+rm -f /dev/sublk/hostile /dev/sublk/evil
+_forget devs "${ids[hostile]}"
+_forget devs "${ids[evil]}"
+echo "ok a file or a foreign link at /dev/sublk/NAME is left alone"
 
 # bad tables: one line, naming file:line
 bad() {
