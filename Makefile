@@ -2,10 +2,13 @@
 # sublk: a static, dependency-free ublk server.
 #   make            static, size-optimised ./sublk (musl-gcc when installed)
 #   make test       host unit tests (no ublk driver needed)
-#   make check      unit tests, end-to-end suite in the test VM (newest kernel),
-#                   initramfs test on x86_64 and arm64
+#   make check      unit tests, check-dist, end-to-end suite in the test VM
+#                   (newest kernel), initramfs test on x86_64 and arm64
 #   make check-kernels   the e2e suite on every supported kernel series
 #   make check-initramfs  sublk in a bare busybox initramfs (also in check)
+#   make check-boot the root file system on sublk: initramfs, switch_root, shutdown
+#   make check-boot-initramfs-tools, check-boot-dracut  the same from an image
+#                   built by mkinitramfs or dracut with the shipped files
 #   make size       stripped size of the binary
 #   make bench      fio against null_blk and kernel loop in the VM (tools/bench/README)
 #   make ARCH=arm64 ./sublk-arm64, cross-built (or CROSS_COMPILE=aarch64-linux-gnu-)
@@ -13,7 +16,9 @@
 #   make fuzz       every libFuzzer harness for FUZZ_TIME seconds (default 60)
 #   make check-asan the e2e suite with the daemon built with ASan and UBSan
 #   make soak       1000 add / I/O / kill or del cycles in the VM (SOAK_CYCLES)
-#   make install    the stripped binary to $(DESTDIR)$(PREFIX)/sbin (uninstall)
+#   make install    the stripped binary and dist/ (man pages, completion, systemd
+#                   units, udev rule, initramfs hooks) under $(DESTDIR)$(PREFIX)
+#   make check-dist the shipped files: lint, units, install, initramfs images
 #   make V=1        show the commands
 
 VERSION := 0.1.0
@@ -82,7 +87,7 @@ BACKEND_SRC := backend/backend.c backend/null.c backend/mem.c backend/loop.c bac
 	       backend/nbd_proto.c backend/nbd_handshake.c backend/nbd_uri.c \
 	       backend/nbd.c backend/nbd_conn.c backend/nbd_io.c backend/nbd_sock.c
 CLI_SRC     := main.c cli/add.c cli/daemon.c cli/del.c cli/list.c cli/features.c cli/opts.c cli/ctl.c \
-	       cli/util.c cli/daemonid.c
+	       cli/util.c cli/daemonid.c cli/table.c cli/disk.c cli/up.c
 RUNSTATE_SRC := cli/runstate.c cli/runstate_dir.c cli/runstate_pid.c
 CLI_SRC     += $(RUNSTATE_SRC)
 SRC := $(URING_SRC) $(UBLK_SRC) $(BACKEND_SRC) $(CLI_SRC)
@@ -92,7 +97,7 @@ HDR := $(wildcard */*.h *.h)
 UNIT_TESTS := $(patsubst tests/unit/%.c,build/tests/%,$(wildcard tests/unit/test_*.c))
 TEST_CFLAGS := -O1 -g $(WARN) -std=gnu11 -D_GNU_SOURCE -fsanitize=address,undefined \
 	       -fno-sanitize-recover=undefined -fno-omit-frame-pointer
-TEST_LIB_SRC := $(URING_SRC) $(BACKEND_SRC) ublk/log.c cli/opts.c tests/unit/queue_stub.c
+TEST_LIB_SRC := $(URING_SRC) $(BACKEND_SRC) ublk/log.c cli/opts.c cli/table.c tests/unit/queue_stub.c
 TEST_LIB_SRC += $(RUNSTATE_SRC)
 
 # Fuzz harnesses (libFuzzer, clang): tests/fuzz/fuzz_NAME.c.  `make fuzz`
@@ -157,7 +162,7 @@ $(ASAN_BIN): $(SRC) $(HDR)
 		-fno-omit-frame-pointer -o $@ $(SRC) -pthread
 
 check-asan: $(ASAN_BIN)
-	$(Q)tools/vm/run --cpus 4 -- tests/e2e/asan-run $(CURDIR)/$(ASAN_BIN)
+	$(Q)tools/vm/run --cpus 4 --timeout 3600 -- tests/e2e/asan-run $(CURDIR)/$(ASAN_BIN)
 
 # 1000 add / I/O / kill -9 or del cycles in the VM, then nothing left.
 SOAK_CYCLES ?= 1000
@@ -174,14 +179,15 @@ test: $(UNIT_TESTS) $(REPLAYERS)
 	$(Q)tests/build-test.sh
 
 check: test sublk
-	$(Q)tools/vm/run --cpus 4 -- tests/e2e/runner
+	$(Q)$(MAKE) --no-print-directory check-dist
+	$(Q)tools/vm/run --cpus 4 --tcg-single --timeout 3600 -- tests/e2e/runner
 	$(Q)tools/vm/initramfs-test
 	$(Q)$(MAKE) --no-print-directory check-arm64
 
 check-kernels: sublk
 	$(Q)bad=; for k in $(KERNELS); do \
 		echo "=== kernel $$k"; \
-		tools/vm/run --cpus 4 --kernel $$k -- tests/e2e/runner -k $$k || bad="$$bad $$k"; \
+		tools/vm/run --cpus 4 --tcg-single --timeout 3600 --kernel $$k -- tests/e2e/runner -k $$k || bad="$$bad $$k"; \
 	done; \
 	if [ -n "$$bad" ]; then echo "check-kernels: failed on$$bad"; exit 1; fi
 
@@ -190,6 +196,19 @@ check-harness: sublk
 
 check-initramfs: $(BIN)
 	$(Q)tools/vm/initramfs-test --arch $(ARCH_NAME)
+
+# The root file system on a sublk loop device: an initramfs brings it up,
+# switch_root, checks, a clean shutdown, e2fsck on the host (about a minute).
+check-boot: sublk
+	$(Q)tools/vm/boot-test
+
+# The same from an image that Debian's mkinitramfs, or dracut, built with
+# the shipped hook and scripts and udev rule (root: a mount namespace).
+check-boot-initramfs-tools: sublk
+	$(Q)tools/vm/boot-test --initramfs-tools
+
+check-boot-dracut: sublk
+	$(Q)tools/vm/boot-test --dracut
 
 check-arm64:
 	$(Q)$(MAKE) --no-print-directory ARCH=arm64 check-initramfs
@@ -206,16 +225,64 @@ size: $(BIN)
 	$(Q)printf '$(BIN) (%s, static, stripped): %s bytes\n' $(ARCH_NAME) \
 		$$(stat -c %s $(BUILD)/$(BIN).stripped)
 
+# What a distribution ships (dist/, README.md "Installed files"), and
+# where.  Distributions use PREFIX=/usr: initramfs-tools and dracut look
+# nowhere under /usr/local.  @SBINDIR@, @UDEVDIR@ and @LIBDIR@ in the files
+# become the paths below.
+SBINDIR      ?= $(PREFIX)/sbin
+MANDIR       ?= $(PREFIX)/share/man
+BASHCOMPDIR  ?= $(PREFIX)/share/bash-completion/completions
+UNITDIR      ?= $(PREFIX)/lib/systemd/system
+UDEVDIR      ?= $(PREFIX)/lib/udev
+SUBLKLIBDIR  ?= $(PREFIX)/lib/sublk
+INITRAMFSDIR ?= $(PREFIX)/share/initramfs-tools
+DRACUTDIR    ?= $(PREFIX)/lib/dracut/modules.d
+# SOURCE:MODE:DESTINATION
+DIST_FILES := \
+	dist/man/sublk.8:0644:$(MANDIR)/man8/sublk.8 \
+	dist/man/sublktab.5:0644:$(MANDIR)/man5/sublktab.5 \
+	dist/bash-completion/sublk:0644:$(BASHCOMPDIR)/sublk \
+	dist/systemd/sublk.service:0644:$(UNITDIR)/sublk.service \
+	dist/systemd/sublk@.service:0644:$(UNITDIR)/sublk@.service \
+	dist/systemd/sublk-net@.service:0644:$(UNITDIR)/sublk-net@.service \
+	dist/udev/60-sublk.rules:0644:$(UDEVDIR)/rules.d/60-sublk.rules \
+	dist/udev/sublk-owner:0755:$(UDEVDIR)/sublk-owner \
+	dist/lib/initramfs-table:0755:$(SUBLKLIBDIR)/initramfs-table \
+	dist/initramfs-tools/hooks/sublk:0755:$(INITRAMFSDIR)/hooks/sublk \
+	dist/initramfs-tools/scripts/local-top/sublk:0755:$(INITRAMFSDIR)/scripts/local-top/sublk \
+	dist/dracut/90sublk/module-setup.sh:0755:$(DRACUTDIR)/90sublk/module-setup.sh \
+	dist/dracut/90sublk/sublk-up.sh:0755:$(DRACUTDIR)/90sublk/sublk-up.sh \
+	dist/dracut/90sublk/sublk-finished.sh:0755:$(DRACUTDIR)/90sublk/sublk-finished.sh
+DIST_SED := sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@UDEVDIR@|$(UDEVDIR)|g' \
+	-e 's|@LIBDIR@|$(SUBLKLIBDIR)|g'
+
 install: $(BIN)
 	@mkdir -p $(BUILD)
 	$(Q)$(STRIP) -o $(BUILD)/$(BIN).stripped $(BIN)
-	install -D -m 0755 $(BUILD)/$(BIN).stripped $(DESTDIR)$(PREFIX)/sbin/sublk
+	install -D -m 0755 $(BUILD)/$(BIN).stripped $(DESTDIR)$(SBINDIR)/sublk
+	$(Q)for f in $(DIST_FILES); do \
+		src=$${f%%:*}; rest=$${f#*:}; mode=$${rest%%:*}; dest=$(DESTDIR)$${rest#*:}; \
+		echo "  INSTALL $$dest"; \
+		mkdir -p "$${dest%/*}" && $(DIST_SED) "$$src" > "$$dest" && \
+			chmod "$$mode" "$$dest" || { rm -f "$$dest"; exit 1; }; \
+	done
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/sbin/sublk
+	rm -f $(DESTDIR)$(SBINDIR)/sublk
+	$(Q)for f in $(DIST_FILES); do \
+		dest=$(DESTDIR)$${f#*:*:}; echo "  RM      $$dest"; rm -f "$$dest"; \
+	done
+	$(Q)rmdir $(DESTDIR)$(DRACUTDIR)/90sublk $(DESTDIR)$(SUBLKLIBDIR) 2> /dev/null || true
+
+# The shipped files: man pages (mandoc lint, every command and option of
+# the help), units (systemd-analyze verify), scripts (bash -n), install and
+# uninstall, initramfs images built with mkinitramfs and dracut.
+check-dist: $(BIN)
+	$(Q)tests/dist/run
 
 clean:
 	rm -rf build sublk sublk-arm64
 
 .PHONY: all test check check-initramfs check-arm64 check-kernels check-harness vm-shell \
-	size install uninstall clean fuzz check-asan soak
+	size install uninstall clean fuzz check-asan soak check-dist check-boot \
+	check-boot-initramfs-tools check-boot-dracut

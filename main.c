@@ -32,19 +32,24 @@ static const struct cli_cmd commands[] = {
 	  "  -b, --batch-io           batch I/O commands (Linux 7.0+)\n"
 	  "      --nthreads N --per_io_tasks   threads that share queues (6.16+)\n"
 	  "      --unprivileged       a device its owner may use (Linux 6.3+)\n"
+	  "      --no_auto_part_scan  no partition scan when the disk appears (7.0+)\n"
 	  "      --max_io_buf_bytes N largest request (default 512K)\n"
 	  "      --logical_block_size N   512, 1024, 2048 or 4096\n"
 	  "      --foreground         serve in this process\n"
 	  "      --trace-marker       annotate ftrace's trace_marker\n"
-	  "  -v, --debug_mask N       log every request to kmsg\n"
+	  "      --root-storage       the daemon's argv[0] starts with '@', so systemd\n"
+	  "                           spares it at switch_root and shutdown (always\n"
+	  "                           so where /etc/initrd-release exists)\n"
+	  "  -v, --verbose            log every request to kmsg\n"
+	  "      --debug_mask N       the same, when N is not 0 (ublksrv's spelling)\n"
 	  "Targets:\n"
 	  "  null  [-s SIZE]          (default 250G)\n"
 	  "  mem   -s SIZE            RAM disk, memory used only when written\n"
 	  "  loop  -f FILE [--buffered_io] [-s SIZE]\n"
 	  "  fault [-s SIZE] [--fault SPEC]   testing aid, see README\n"
 	  "  nbd   --unix PATH | --host HOST [--port PORT] | --uri URI\n"
-	  "        [--export_name NAME] [--read_only] [--timeout SECONDS (30)]\n"
-	  "        [--connections N per queue (1)]   an NBD server's export\n"
+	  "        [--export_name NAME] [--read_only] [--connections N]\n"
+	  "        [--timeout SECONDS]   a client of any NBD server (see README)\n"
 	  "SIZE: decimal bytes with an optional K, M, G or T (powers of 1024).\n" },
 	{ "del", cmd_del, "-n ID [-n ID]... | -a [--async]",
 	  "Stop devices, wait for their daemons, delete them.\n"
@@ -65,6 +70,38 @@ static const struct cli_cmd commands[] = {
 	  "Print what every queue and tag of the device's daemon is doing.\n" },
 	{ "features", cmd_features, "",
 	  "What the running ublk driver supports, and what sublk uses.\n" },
+	{ "up", cmd_up, "[--table PATH] [NAME... | --initramfs]",
+	  "Bring up the devices of the device table (all, or the NAMEs given), each\n"
+	  "as `add` would with the entry's options; one that is up is left alone.\n"
+	  "A device gets the link /dev/sublk/NAME (from sublk itself without udev,\n"
+	  "from the udev rule that calls `sublk name` with it).\n"
+	  "      --table PATH     the table (default $SUBLK_TABLE or /etc/sublktab)\n"
+	  "      --initramfs      only the entries marked x-initramfs\n"
+	  "Table: one device per line, NAME TARGET [add options], e.g.\n"
+	  "  data  loop  -f /srv/data.img -q 2\n"
+	  "  root  nbd   --host 10.0.0.1 --export_name root -r 1 x-initramfs\n"
+	  "NAME: 1 to 32 of A-Z a-z 0-9 _ . - (not . or ..).  Words are separated by\n"
+	  "blanks; \"double quotes\" and backslashes make words with blanks; a word\n"
+	  "that starts with # starts a comment.  The unquoted word x-initramfs marks\n"
+	  "an entry for the initramfs; it is not passed to add.  Files by absolute\n"
+	  "path; no -t (the target is the second field) and no --foreground.  The\n"
+	  "table must be owned by root or you and writable by nobody else.\n" },
+	{ "down", cmd_down, "[--table PATH] [--force] [NAME... | --initramfs]",
+	  "Take down the table's devices that are up (all, or the NAMEs given, even\n"
+	  "ones the table no longer has), as del does.  A disk in use (open, mounted,\n"
+	  "held by another device) is left alone: \"device N (NAME) is in use\".\n"
+	  "      --force          take it down anyway (its user gets I/O errors)\n"
+	  "      --table PATH, --initramfs   as for up\n" },
+	{ "status", cmd_status, "[--table PATH] [NAME... | --initramfs]",
+	  "The table against the devices, one line per entry:\n"
+	  "  NAME TARGET DEVICE-ID|- STATE /dev/sublk/NAME|-\n"
+	  "STATE: up, down, dead-daemon, quiesced, or not-in-table for a device whose\n"
+	  "name the table no longer has.  Exit status 3 if an entry shown is not up.\n" },
+	{ "name", cmd_name, "ublkbN",
+	  "Print the table name of device ublkbN from its run state; print nothing\n"
+	  "and exit 1 if it has none.  For a udev rule:\n"
+	  "  KERNEL==\"ublkb[0-9]*\", ENV{DEVTYPE}==\"disk\", \\\n"
+	  "    PROGRAM=\"/usr/sbin/sublk name %k\", SYMLINK+=\"sublk/%c\"\n" },
 	{ "help", cmd_help, "[COMMAND]", "This list, or one command's help.\n" },
 	{ "version", cmd_version, "", "Print the version.\n" },
 };
@@ -88,7 +125,8 @@ static void usage(FILE *f)
 	fprintf(f, "usage: sublk COMMAND [OPTIONS]   (sublk COMMAND --help)\n\n");
 	for (i = 0; i < NR_COMMANDS; i++)
 		fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].usage);
-	fprintf(f, "\nRun directory: $SUBLK_RUN_DIR or /run/sublk.\n");
+	fprintf(f, "\nRun directory: $SUBLK_RUN_DIR or /run/sublk.  Device table: $SUBLK_TABLE\n"
+		   "or /etc/sublktab (sublk up --help).\n");
 }
 
 static int cmd_version(int argc, char **argv)
@@ -128,7 +166,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	name = argv[1];
-	cli_env_load();
+	cli_env_load(argv);
 	if (!strcmp(name, "--version") || !strcmp(name, "-V"))
 		name = "version";
 	if (!strcmp(name, "--help") || !strcmp(name, "-h"))

@@ -60,6 +60,10 @@ static void __attribute__((noreturn)) daemon_child(struct add_opts *o,
 			    O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
 		log_set_sink(LOG_SINK_FILE, fd >= 0 ? fd : 2);
 	}
+	/* the fds of the command that forked it: only the status pipe stays */
+	cli_rundir_close();
+	cli_lock_forget();
+	daemon_isolate(o);
 	_exit(daemon_run(o, b, wfd));
 }
 
@@ -133,8 +137,11 @@ static void cleanup_failed(pid_t child, int dev_id)
 	ublk_ctrl_close(&c);
 }
 
-/* Bring the device up in a detached daemon; 0 once it is LIVE. */
-static int spawn_daemon(struct add_opts *o, struct backend *b)
+/*
+ * Bring the device up in a detached daemon; 0 once it is LIVE, with its
+ * id in *@id.  In the foreground, the daemon's exit status.
+ */
+static int spawn_daemon(struct add_opts *o, struct backend *b, unsigned *id)
 {
 	struct ublk_ctrl c;
 	char why[320];
@@ -185,11 +192,18 @@ static int spawn_daemon(struct add_opts *o, struct backend *b)
 		cleanup_failed(child, o->recover ? -1 : dev_id);
 		die("%s", why);
 	}
+	*id = (unsigned)dev_id;
+	return 0;
+}
+
+/* The device as list shows it. */
+static void print_dev(unsigned id)
+{
+	struct ublk_ctrl c;
 
 	cli_ctrl_open(&c);
-	cli_list_dev(&c, (unsigned)dev_id, 0);
+	cli_list_dev(&c, id, 0);
 	ublk_ctrl_close(&c);
-	return 0;
 }
 
 static void open_backend(struct backend *b, const struct add_opts *o)
@@ -243,12 +257,46 @@ static void absolute_socket(struct add_opts *o)
 	o->conf.nbd_unix = o->nbd_unix;
 }
 
-int cmd_add(int argc, char **argv)
+int cli_add_device(struct add_opts *o, unsigned *id)
 {
 	struct backend b;
-	struct add_opts o;
 	struct ublk_ctrl c;
+
+	if (o->debug)
+		log_level = LOG_DEBUG;
+	if (o->queues_asked > o->nr_queues)
+		warn("-q %u: this machine has %u CPUs, so %u queues (one per CPU at most)",
+		     o->queues_asked, o->nr_queues, o->nr_queues);
+	absolute_file(o);
+	absolute_socket(o);
+
+	/* the driver first: its absence is the likeliest problem */
+	cli_ctrl_open(&c);
+	check_features(&c, o->flags);
+	/* a recoverable device can also be quiesced, where the driver can */
+	if ((o->flags & UBLK_F_USER_RECOVERY) && (c.features & UBLK_F_QUIESCE))
+		o->flags |= UBLK_F_QUIESCE;
+	/* zero copy registers buffers itself where the kernel can (6.16) */
+	if ((o->flags & UBLK_F_SUPPORT_ZERO_COPY) &&
+	    (c.features & UBLK_F_AUTO_BUF_REG) && !cli_env()->no_auto_buf_reg)
+		o->flags |= UBLK_F_AUTO_BUF_REG;
+	ublk_ctrl_close(&c);
+
+	open_backend(&b, o);
+	if ((o->flags & UBLK_F_SUPPORT_ZERO_COPY) && !b.zero_copy) {
+		if (b.ops->close)
+			b.ops->close(&b);
+		die("the %s backend needs the data in memory: zero copy (-z) works with null, loop and nbd",
+		    b.ops->name);
+	}
+	return spawn_daemon(o, &b, id);
+}
+
+int cmd_add(int argc, char **argv)
+{
+	struct add_opts o;
 	char why[320];
+	unsigned id;
 	int ret;
 
 	ret = opts_parse_add(argc, argv, &o, why, sizeof(why));
@@ -256,34 +304,10 @@ int cmd_add(int argc, char **argv)
 		cli_help();
 	if (ret < 0)
 		die_usage("%s", why);
-	if (o.debug)
-		log_level = LOG_DEBUG;
-	if (o.queues_asked > o.nr_queues)
-		warn("-q %u: this machine has %u CPUs, so %u queues (one per CPU at most)",
-		     o.queues_asked, o.nr_queues, o.nr_queues);
-	absolute_file(&o);
-	absolute_socket(&o);
-
-	/* the driver first: its absence is the likeliest problem */
-	cli_ctrl_open(&c);
-	check_features(&c, o.flags);
-	/* a recoverable device can also be quiesced, where the driver can */
-	if ((o.flags & UBLK_F_USER_RECOVERY) && (c.features & UBLK_F_QUIESCE))
-		o.flags |= UBLK_F_QUIESCE;
-	/* zero copy registers buffers itself where the kernel can (6.16) */
-	if ((o.flags & UBLK_F_SUPPORT_ZERO_COPY) &&
-	    (c.features & UBLK_F_AUTO_BUF_REG) && !cli_env()->no_auto_buf_reg)
-		o.flags |= UBLK_F_AUTO_BUF_REG;
-	ublk_ctrl_close(&c);
-
-	open_backend(&b, &o);
-	if ((o.flags & UBLK_F_SUPPORT_ZERO_COPY) && !b.zero_copy) {
-		if (b.ops->close)
-			b.ops->close(&b);
-		die("the %s backend needs the data in memory: zero copy (-z) works with null, loop and nbd",
-		    b.ops->name);
-	}
-	return spawn_daemon(&o, &b);
+	ret = cli_add_device(&o, &id);
+	if (ret == 0 && !o.foreground)
+		print_dev(id);
+	return ret;
 }
 
 static unsigned parse_recover(int argc, char **argv, int *foreground,
@@ -313,18 +337,16 @@ static unsigned parse_recover(int argc, char **argv, int *foreground,
 	return (unsigned)id;
 }
 
-int cmd_recover(int argc, char **argv)
+int cli_recover_device(unsigned id, int foreground, int debug)
 {
 	struct ublksrv_ctrl_dev_info info;
 	struct run_state s;
 	struct backend b;
 	struct add_opts o;
 	struct ublk_ctrl c;
-	int foreground = 0, debug = 0, pidfd;
 	char why[320];
-	unsigned id;
+	int pidfd, ret;
 
-	id = parse_recover(argc, argv, &foreground, &debug);
 	cli_ctrl_open(&c);
 	cli_get_info(&c, id, &info);
 	ublk_ctrl_close(&c);
@@ -342,6 +364,7 @@ int cmd_recover(int argc, char **argv)
 	if (opts_from_state(&s, &o, why, sizeof(why)) < 0)
 		die("device %u: %s", id, why);
 	o.conf.size = s.size;	/* update_size may have changed it */
+	o.name = s.name;	/* the table's name stays with the device */
 	o.dev_id = (int)id;
 	o.recover = 1;
 	o.foreground = foreground;
@@ -349,6 +372,20 @@ int cmd_recover(int argc, char **argv)
 	if (debug)
 		log_level = LOG_DEBUG;
 	open_backend(&b, &o);
-	/* o points into s (the file name, the fault spec): s lives on */
-	return spawn_daemon(&o, &b);
+	/* o points into s (the file name, the fault spec) */
+	ret = spawn_daemon(&o, &b, &id);
+	rs_free(&s);
+	return ret;
+}
+
+int cmd_recover(int argc, char **argv)
+{
+	int foreground = 0, debug = 0, ret;
+	unsigned id;
+
+	id = parse_recover(argc, argv, &foreground, &debug);
+	ret = cli_recover_device(id, foreground, debug);
+	if (ret == 0 && !foreground)
+		print_dev(id);
+	return ret;
 }

@@ -27,6 +27,8 @@ struct cli_cmd {
 /* The environment, read once at start (cli_env_load). */
 struct cli_env {
 	const char *run_dir;	/* SUBLK_RUN_DIR, or /run/sublk */
+	const char *table;	/* SUBLK_TABLE, or /etc/sublktab */
+	char **argv;		/* main's: the daemon marks its argv[0] */
 	int legacy_cmds;	/* SUBLK_LEGACY_CMDS: raw command numbers */
 	int no_auto_buf_reg;	/* SUBLK_NO_AUTO_BUF_REG: -z registers by hand */
 	/* test and benchmark switches, handed to the daemon's device */
@@ -36,12 +38,14 @@ struct cli_env {
 	int bench_no_ring_fd;	/* SUBLK_BENCH_NO_RING_FD */
 };
 
-void cli_env_load(void);
+void cli_env_load(char **argv);
 const struct cli_env *cli_env(void);
 
 /* The running command (set by main) and its table entry, for messages. */
 void cli_set_cmd(const struct cli_cmd *cmd);
 const char *cli_cmd_name(void);
+/* What the messages are about, after the command: "sublk: up: NAME: ..." */
+void cli_set_subject(const char *subject);
 
 void die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
 void warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -75,6 +79,15 @@ int cli_dev_ids(unsigned **ids);
 
 /* The run directory as an fd (-1 when it does not exist and !create). */
 int cli_rundir(int create);
+/* Close that fd; the next cli_rundir() opens the directory again. */
+void cli_rundir_close(void);
+/*
+ * Hold RUNDIR/.lock until exit, so that up and down do not race each
+ * other.  A POSIX lock: forked children do not hold it, but they inherit
+ * its fd, which a daemon drops with cli_lock_forget().
+ */
+void cli_lock(void);
+void cli_lock_forget(void);
 /* The saved state of device @id; 0, or -errno (-ENOENT: none). */
 int cli_state_load(unsigned id, struct run_state *s);
 /*
@@ -107,7 +120,9 @@ struct add_opts {
 	int recover;			/* recover dev_id instead of adding */
 	int attach;			/* serve dev_id, which the caller added */
 	int trace;			/* --trace-marker */
+	int root_storage;		/* --root-storage: argv[0] "@...", kept at switch_root */
 	unsigned queues_asked;		/* -q before clamping to the CPUs */
+	const char *name;		/* the device table's NAME, or NULL */
 	char file_buf[4096];		/* conf.file points here once parsed */
 	char fault_buf[256];		/* conf.fault */
 	/* nbd: conf.nbd_* point here */
@@ -145,11 +160,113 @@ int opts_from_state(const struct run_state *s, struct add_opts *o,
 int opts_parse_size(const char *s, uint64_t *out);
 int opts_parse_uint(const char *s, unsigned long max, unsigned long *out);
 
+/*
+ * `add` after its options are parsed, and `recover`: check, open the
+ * backend, start the daemon (dies on failure).  0 once the device is
+ * LIVE (its id in *@id); in the foreground, the daemon's exit status.
+ */
+int cli_add_device(struct add_opts *o, unsigned *id);
+int cli_recover_device(unsigned id, int foreground, int debug);
+
+/*
+ * The detached daemon's setup: a private mount namespace (without the
+ * mounts of its own disk), and argv[0] marked '@' for --root-storage or
+ * in an initrd (/etc/initrd-release).
+ */
+void daemon_isolate(const struct add_opts *o);
 /* Bring a device up and serve it; reports on @status_fd (-1: none). */
 int daemon_run(struct add_opts *o, struct backend *b, int status_fd);
 
+/*
+ * Stop, wait for and delete devices (del.c); 1 if one failed (said why),
+ * and then which in @failed_each (may be NULL).
+ */
+#define DEL_ALL		(1U << 0)	/* from -a: one that vanished is fine */
+#define DEL_ASYNC	(1U << 1)	/* DEL_DEV_ASYNC */
+#define DEL_SAFE	(1U << 2)	/* leave a disk that is in use alone */
+#define DEL_FORCE	(1U << 3)	/* even from under its user: DEL_DEV_ASYNC if it can */
+int cli_del(const unsigned *ids, int n, unsigned flags, int *failed_each);
+
 /* Print one device as ublksrv's list does; verbose prints a JSON object. */
 int cli_list_dev(struct ublk_ctrl *c, unsigned id, int verbose);
+
+/* ---- the device table (table.c) and the commands that use it (up.c) ---- */
+
+/*
+ * /etc/sublktab, one device per line: NAME TARGET [add options...].
+ * Words are separated by blanks; double quotes and backslashes make
+ * words with blanks; '#' at the start of a word starts a comment.  The
+ * unquoted word x-initramfs among the options marks an entry for the
+ * initramfs and is not an add option.  Every entry is checked with the
+ * parser of `add`.
+ */
+#define TABLE_PATH		"/etc/sublktab"
+#define TABLE_MAX_LINE		4096	/* bytes, without the newline */
+#define TABLE_MAX_WORDS		64	/* on one line */
+#define TABLE_MAX_ENTRIES	4096
+#define TABLE_MAX_FILE		(1U << 20)
+#define TABLE_OPT_INITRAMFS	"x-initramfs"
+
+struct table_entry {
+	char *name;
+	char *target;
+	char **opts;		/* the add options after TARGET, table options removed */
+	int nr_opts;
+	unsigned line;
+	int dev_id;		/* its -n, or -1 */
+	int initramfs;		/* x-initramfs */
+	char *words;		/* the storage of name, target and opts */
+};
+
+struct table {
+	struct table_entry *entries;
+	unsigned nr;
+};
+
+/*
+ * Parse @len bytes of a table (no I/O); @path only names it in messages.
+ * 0, or -EINVAL / -ENOMEM with "PATH:LINE: what is wrong" in @err; on
+ * error @t is empty.  Free @t with table_free().
+ */
+int table_parse(const char *buf, size_t len, const char *path,
+		struct table *t, char *err, size_t errlen);
+/*
+ * Read and parse the table at @path, a regular file (a symlink to one is
+ * fine) owned by root or the caller and writable by nobody else.
+ * -errno with a one-line reason in @err.
+ */
+int table_load(const char *path, struct table *t, char *err, size_t errlen);
+void table_free(struct table *t);
+const struct table_entry *table_find(const struct table *t, const char *name);
+/* @e's options through the add parser, with the table's own rules; as opts_parse_add. */
+int table_entry_opts(const struct table_entry *e, struct add_opts *o,
+		     char *err, size_t errlen);
+
+/* The disk as the system sees it (disk.c). */
+#define DISK_LINK_DIR	"/dev/sublk"
+/* 1 if udev runs: then its rule makes the links, from `sublk name %k`. */
+int disk_udev_running(void);
+/* Write @action ("change") to the disk's uevent file: udev runs its rules again. */
+int disk_uevent(unsigned id, const char *action);
+/*
+ * /dev/sublk/@name -> ../ublkb@id, made under a temporary name and renamed
+ * over our own link only: -EEXIST if anything else has the name, -EPERM if
+ * /dev/sublk may be changed by someone other than the caller.
+ */
+int disk_link_make(const char *name, unsigned id);
+/* Remove /dev/sublk/@name only if it is our link to ublkb@id. */
+int disk_link_remove(const char *name, unsigned id);
+/* The device /dev/sublk/@name links to if it is our link, or -1. */
+long disk_link_read(const char *name);
+/* Call @fn with each mount point of the disk or its partitions here; the count. */
+int disk_mounts(unsigned id, void (*fn)(const char *mnt, void *ctx), void *ctx);
+/* 1 if the disk or a partition is mounted here or held by another device. */
+int disk_in_use(unsigned id);
+
+int cmd_up(int argc, char **argv);
+int cmd_down(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+int cmd_name(int argc, char **argv);
 
 int cmd_add(int argc, char **argv);
 int cmd_del(int argc, char **argv);

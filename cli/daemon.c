@@ -14,7 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sched.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/signalfd.h>
 
 #include "cli.h"
@@ -66,6 +68,22 @@ static int signals_block(sigset_t *set)
 	return 0;
 }
 
+/*
+ * The run directory, opened for each use: the daemon holds no fd on it
+ * while it serves.  Its mount namespace is its own from the start, so
+ * the path reaches the directory the fd would: the /run that was there
+ * when it started (a tmpfs that switch_root moves keeps it the real one).
+ */
+static int daemon_rundir(void)
+{
+	char why[320];
+	int fd = rundir_open(cli_env()->run_dir, 1, why, sizeof(why));
+
+	if (fd < 0)
+		log_err("%s", why);
+	return fd;
+}
+
 /* SIGUSR1: what every queue and tag is doing, to RUNDIR/N.dump. */
 static void daemon_dump(const struct ublk_dev *d)
 {
@@ -82,8 +100,13 @@ static void daemon_dump(const struct ublk_dev *d)
 	ublk_dev_dump(d, fd);
 	len = lseek(fd, 0, SEEK_CUR);
 	if (len > 0 && (buf = malloc((size_t)len)) &&
-	    pread(fd, buf, (size_t)len, 0) == len)
-		ret = rundir_write(cli_rundir(1), name, buf, (size_t)len);
+	    pread(fd, buf, (size_t)len, 0) == len) {
+		int dfd = daemon_rundir();
+
+		ret = dfd < 0 ? dfd : rundir_write(dfd, name, buf, (size_t)len);
+		if (dfd >= 0)
+			close(dfd);
+	}
 	free(buf);
 	close(fd);
 	if (ret < 0)
@@ -113,10 +136,11 @@ static int daemon_save(const struct add_opts *o, const struct ublk_dev *d)
 	char bufs[8][24], json[30000] = "", target[30100];
 	struct run_state s;
 	unsigned i;
-	int n, ret;
+	int n, ret, fd;
 
 	memset(&s, 0, sizeof(s));
 	s.dev_id = d->info.dev_id;
+	s.name = (char *)o->name;
 	s.pid = (int)getpid();
 	ret = proc_start_time(s.pid, &s.pid_start);
 	if (ret < 0)
@@ -148,9 +172,37 @@ static int daemon_save(const struct add_opts *o, const struct ublk_dev *d)
 			if (CPU_ISSET(cpu, &d->queues[i].cpus))
 				s.queues[i].cpus[cpu / 64] |= 1ULL << (cpu % 64);
 	}
-	ret = rs_save(cli_rundir(1), &s);
+	fd = daemon_rundir();
+	ret = fd < 0 ? fd : rs_save(fd, &s);
+	if (fd >= 0)
+		close(fd);
 	free(s.queues);
 	return ret;
+}
+
+/*
+ * The link /dev/sublk/NAME: where udev runs, its rule makes it from
+ * `sublk name`, which needs the run state just saved, so udev is asked
+ * to look again; without udev, made here.
+ */
+static void daemon_name_link(const char *name, unsigned id)
+{
+	int ret;
+
+	if (disk_udev_running()) {
+		ret = disk_uevent(id, "change");
+		if (ret < 0)
+			log_warn("dev %u: cannot ask udev for %s/%s (uevent): %s", id,
+				 DISK_LINK_DIR, name, strerror(-ret));
+		return;
+	}
+	ret = disk_link_make(name, id);
+	if (ret == -EEXIST)
+		log_warn("dev %u: %s/%s exists and is not sublk's link; leaving it",
+			 id, DISK_LINK_DIR, name);
+	else if (ret < 0)
+		log_warn("dev %u: cannot make %s/%s: %s", id, DISK_LINK_DIR, name,
+			 strerror(-ret));
 }
 
 /* --trace-marker: ftrace's marker file, wherever tracefs is mounted. */
@@ -271,6 +323,46 @@ static int dev_state(struct ublk_ctrl *c, unsigned id)
 	return ret < 0 ? ret : info.state;
 }
 
+static void detach_mount(const char *mnt, void *ctx)
+{
+	unsigned id = *(const unsigned *)ctx;
+
+	if (umount2(mnt, MNT_DETACH) < 0)
+		log_warn("dev %u: cannot detach %s from the daemon's mounts: %s",
+			 id, mnt, strerror(errno));
+}
+
+void daemon_isolate(const struct add_opts *o)
+{
+	unsigned id = (unsigned)o->dev_id;
+
+	/*
+	 * A mount namespace of its own.  Sharing one with the disk's users,
+	 * the daemon could hold the last reference to a filesystem on its
+	 * own disk; its exit would then unmount it, and that waits for I/O
+	 * only the exiting daemon could serve.  Private, so that no mount
+	 * made later (its disk's) reaches it; a recovering daemon's disk
+	 * may be mounted already: those mounts are detached here.
+	 */
+	if (unshare(CLONE_NEWNS) < 0) {
+		if (errno == EPERM && geteuid() != 0)
+			log_info("dev %u: the daemon shares the mount namespace (unprivileged: %s)",
+				 id, strerror(errno));
+		else
+			log_warn("dev %u: no mount namespace of its own: %s", id,
+				 strerror(errno));
+	} else if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
+		log_warn("dev %u: cannot make the daemon's mounts private: %s", id,
+			 strerror(errno));
+	} else if (o->dev_id >= 0) {
+		disk_mounts(id, detach_mount, &id);
+	}
+	/* systemd spares processes whose argv[0] starts with '@' at switch_root */
+	if ((o->root_storage || access("/etc/initrd-release", F_OK) == 0) &&
+	    cli_env()->argv && cli_env()->argv[0] && cli_env()->argv[0][0])
+		cli_env()->argv[0][0] = '@';
+}
+
 int daemon_run(struct add_opts *o, struct backend *b, int status_fd)
 {
 	struct ublksrv_ctrl_dev_info info;
@@ -316,6 +408,7 @@ int daemon_run(struct add_opts *o, struct backend *b, int status_fd)
 	d.sw.no_ring_fd = cli_env()->bench_no_ring_fd;
 	d.sw.die_at = cli_env()->test_die_at;
 	ublk_test_die_point(&d, "after_add");
+	d.io_flusher = 1;
 	d.nr_threads = o->nr_threads;
 	d.per_io = o->per_io;
 	if (o->trace) {
@@ -347,6 +440,8 @@ int daemon_run(struct add_opts *o, struct backend *b, int status_fd)
 		 d.info.dev_id, o->recover ? "recovered" : "LIVE",
 		 d.info.nr_hw_queues, d.info.queue_depth,
 		 b->ops->name, (unsigned long long)b->size);
+	if (o->name && ret == 0)
+		daemon_name_link(o->name, d.info.dev_id);
 	status_send(status_fd, "ok");
 	if (status_fd >= 0)
 		close(status_fd);
@@ -370,8 +465,16 @@ int daemon_run(struct add_opts *o, struct backend *b, int status_fd)
 	}
 	/* a quiesced device waits for `recover`, which needs the settings */
 	state = dev_state(&c, d.info.dev_id);
-	if (state < 0 || state == UBLK_S_DEV_DEAD)
-		rundir_unlink(cli_rundir(1), d.info.dev_id);
+	if (state < 0 || state == UBLK_S_DEV_DEAD) {
+		int dfd = daemon_rundir();
+
+		if (dfd >= 0) {
+			rundir_unlink(dfd, d.info.dev_id);
+			close(dfd);
+		}
+		if (o->name)
+			disk_link_remove(o->name, d.info.dev_id);
+	}
 	log_info("dev %u: daemon exits (device %s)", d.info.dev_id,
 		 state < 0 ? "deleted" : ublk_state_name((unsigned)state));
 	if (d.trace_fd >= 0)

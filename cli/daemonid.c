@@ -15,9 +15,12 @@
 
 #include "cli.h"
 
+static int rundir_fd = -1;
+static int lock_fd = -1;
+
 int cli_rundir(int create)
 {
-	static int fd = -1;
+	int fd = rundir_fd;
 	char why[320];
 
 	if (fd >= 0)
@@ -25,11 +28,42 @@ int cli_rundir(int create)
 	fd = rundir_open(cli_env()->run_dir, create, why, sizeof(why));
 	if (fd == -ENOENT && !create)
 		return -1;
-	if (fd < 0) {
-		fd = -1;
+	if (fd < 0)
 		die("%s", why);
-	}
+	rundir_fd = fd;
 	return fd;
+}
+
+void cli_rundir_close(void)
+{
+	if (rundir_fd >= 0)
+		close(rundir_fd);
+	rundir_fd = -1;
+}
+
+void cli_lock(void)
+{
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	int ret;
+
+	if (lock_fd >= 0)
+		return;
+	lock_fd = openat(cli_rundir(1), ".lock", O_RDWR | O_CREAT | O_NOFOLLOW |
+			 O_CLOEXEC, 0600);
+	if (lock_fd < 0)
+		die("cannot open %s/.lock: %s", cli_env()->run_dir, strerror(errno));
+	do
+		ret = fcntl(lock_fd, F_SETLKW, &fl);
+	while (ret < 0 && errno == EINTR);
+	if (ret < 0)
+		die("cannot lock %s/.lock: %s", cli_env()->run_dir, strerror(errno));
+}
+
+void cli_lock_forget(void)
+{
+	if (lock_fd >= 0)
+		close(lock_fd);
+	lock_fd = -1;
 }
 
 int cli_state_load(unsigned id, struct run_state *s)

@@ -4,6 +4,7 @@
  * and it exits), wait for the daemon, then DEL_DEV.  Several devices are
  * stopped first and deleted after, so they go down together.  A device
  * that fails does not stop the others; the exit status says one failed.
+ * `down` comes here too, asking to leave a disk in use alone.
  */
 #include <errno.h>
 #include <signal.h>
@@ -16,11 +17,14 @@
 
 #define DAEMON_EXIT_WAIT_MS	10000
 
+#define TRY_STOP_BUSY_MS	1000	/* a brief open (blkid, udev) is not a user */
+
 struct del_dev {
 	unsigned id;
 	int unpriv;		/* its commands carry /dev/ublkcN */
 	int pidfd;		/* its daemon, proven ours; -1: none to wait for */
 	int failed;
+	char name[RS_MAX_NAME + 1];	/* the table's name, from its run state */
 };
 
 /* Commands on device @d: the control ring must know if it is unprivileged. */
@@ -29,18 +33,40 @@ static void del_target(struct ublk_ctrl *c, const struct del_dev *d)
 	c->unpriv_id = d->unpriv ? (int)d->id : -1;
 }
 
-static void del_stop(struct ublk_ctrl *c, struct del_dev *d, int all)
+/*
+ * STOP_DEV unless the disk is open: TRY_STOP_DEV where the driver has it
+ * (it also keeps new openers out), else a look at its mounts and holders.
+ * -EBUSY if it is in use.
+ */
+static int stop_unless_busy(struct ublk_ctrl *c, unsigned id)
+{
+	int ret, ms;
+
+	if (!(c->features & UBLK_F_SAFE_STOP_DEV))
+		return disk_in_use(id) ? -EBUSY : ublk_ctrl_stop_dev(c, id);
+	for (ms = 0;; ms += 100) {
+		ret = ublk_ctrl_try_stop_dev(c, id);
+		if (ret != -EBUSY || ms >= TRY_STOP_BUSY_MS)
+			break;
+		usleep(100000);
+	}
+	/* no disk (never started, or stopped): nobody can hold it */
+	return ret == -ENODEV ? ublk_ctrl_stop_dev(c, id) : ret;
+}
+
+static void del_stop(struct ublk_ctrl *c, struct del_dev *d, unsigned flags)
 {
 	struct ublksrv_ctrl_dev_info info;
+	struct run_state s;
 	int ret;
 
 	d->pidfd = -1;
 	ret = ublk_ctrl_get_info(c, d->id, &info);
 	if (ret < 0) {
 		/* with -a, a device that vanished meanwhile is simply gone */
-		d->failed = !(all && (ret == -ENOENT || ret == -ENODEV));
+		d->failed = !((flags & DEL_ALL) && (ret == -ENOENT || ret == -ENODEV));
 		if (ret == -ENOENT || ret == -ENODEV) {
-			if (!all)
+			if (!(flags & DEL_ALL))
 				warn("device %u does not exist", d->id);
 		} else if (ret == -EPERM || ret == -EACCES)
 			warn("device %u: permission denied (another user's device?)", d->id);
@@ -48,7 +74,13 @@ static void del_stop(struct ublk_ctrl *c, struct del_dev *d, int all)
 			warn("device %u: GET_DEV_INFO: %s", d->id, strerror(-ret));
 		return;
 	}
+	if (cli_state_load(d->id, &s) == 0) {
+		if (s.name)
+			snprintf(d->name, sizeof(d->name), "%s", s.name);
+		rs_free(&s);
+	}
 	d->unpriv = !!(info.flags & UBLK_F_UNPRIVILEGED_DEV);
+	/* before the stop: the daemon, once stopped, lets go of /dev/ublkcN */
 	d->pidfd = cli_daemon_pidfd(d->id, info.ublksrv_pid);
 	del_target(c, d);
 	/*
@@ -58,7 +90,23 @@ static void del_stop(struct ublk_ctrl *c, struct del_dev *d, int all)
 	 */
 	if (d->pidfd >= 0)
 		cli_pidfd_signal(d->pidfd, SIGUSR2);
-	ret = ublk_ctrl_stop_dev(c, d->id);
+	if ((flags & DEL_SAFE) && info.state != UBLK_S_DEV_DEAD) {
+		ret = stop_unless_busy(c, d->id);
+		if (ret == -EBUSY) {
+			if (d->pidfd >= 0)
+				close(d->pidfd);
+			d->pidfd = -1;
+			if (d->name[0])
+				warn("device %u (%s) is in use; not taking it down",
+				     d->id, d->name);
+			else
+				warn("device %u is in use; not taking it down", d->id);
+			d->failed = 1;
+			return;
+		}
+	} else {
+		ret = ublk_ctrl_stop_dev(c, d->id);
+	}
 	if (ret < 0) {
 		warn("device %u: STOP_DEV: %s", d->id, strerror(-ret));
 		d->failed = 1;
@@ -75,9 +123,9 @@ static void del_wait_daemon(struct del_dev *d)
 	cli_pidfd_wait(d->pidfd, 5000);
 }
 
-static void del_finish(struct ublk_ctrl *c, struct del_dev *d, int async)
+static void del_finish(struct ublk_ctrl *c, struct del_dev *d, unsigned flags)
 {
-	int ret;
+	int async = !!(flags & (DEL_ASYNC | DEL_FORCE)), ret;
 
 	if (d->pidfd >= 0)
 		close(d->pidfd);
@@ -85,6 +133,9 @@ static void del_finish(struct ublk_ctrl *c, struct del_dev *d, int async)
 		return;
 	del_target(c, d);
 	ret = async ? ublk_ctrl_del_dev_async(c, d->id) : ublk_ctrl_del_dev(c, d->id);
+	/* forced, before 6.13: DEL_DEV, which waits for the disk's last user */
+	if (ret == -EOPNOTSUPP && (flags & DEL_FORCE))
+		ret = ublk_ctrl_del_dev(c, d->id);
 	if (ret == -EOPNOTSUPP && async)
 		warn("--async needs DEL_DEV_ASYNC (Linux 6.13 or newer)");
 	else if (ret < 0 && ret != -ENOENT && ret != -ENODEV)
@@ -93,26 +144,56 @@ static void del_finish(struct ublk_ctrl *c, struct del_dev *d, int async)
 		d->failed = 1;
 		return;
 	}
+	if (d->name[0])
+		disk_link_remove(d->name, d->id);
 	if (cli_rundir(0) >= 0)
 		rundir_unlink(cli_rundir(0), d->id);
 }
 
 /* The -n ids, each once, in the order given. */
-static int add_id(struct del_dev **devs, int n, unsigned id)
+static int add_id(unsigned **ids, int n, unsigned id)
 {
-	struct del_dev *nd;
+	unsigned *nids;
 	int i;
 
 	for (i = 0; i < n; i++)
-		if ((*devs)[i].id == id)
+		if ((*ids)[i] == id)
 			return n;
-	nd = realloc(*devs, (size_t)(n + 1) * sizeof(**devs));
-	if (!nd)
+	nids = realloc(*ids, (size_t)(n + 1) * sizeof(**ids));
+	if (!nids)
 		die("out of memory");
-	memset(&nd[n], 0, sizeof(nd[n]));
-	nd[n].id = id;
-	*devs = nd;
+	nids[n] = id;
+	*ids = nids;
 	return n + 1;
+}
+
+int cli_del(const unsigned *ids, int n, unsigned flags, int *failed_each)
+{
+	struct del_dev *devs;
+	struct ublk_ctrl ctrl;
+	int i, failed = 0;
+
+	if (!n)
+		return 0;
+	devs = calloc((size_t)n, sizeof(*devs));
+	if (!devs)
+		die("out of memory");
+	for (i = 0; i < n; i++)
+		devs[i].id = ids[i];
+	cli_ctrl_open(&ctrl);
+	for (i = 0; i < n; i++)
+		del_stop(&ctrl, &devs[i], flags);
+	for (i = 0; i < n; i++)
+		del_wait_daemon(&devs[i]);
+	for (i = 0; i < n; i++) {
+		del_finish(&ctrl, &devs[i], flags);
+		failed |= devs[i].failed;
+		if (failed_each)
+			failed_each[i] = devs[i].failed;
+	}
+	ublk_ctrl_close(&ctrl);
+	free(devs);
+	return failed;
 }
 
 int cmd_del(int argc, char **argv)
@@ -124,14 +205,12 @@ int cmd_del(int argc, char **argv)
 		{ "help", 0, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct del_dev *devs = NULL;
-	unsigned *ids;
-	int all = 0, async = 0, n = 0, i, c, failed = 0;
-	struct ublk_ctrl ctrl;
+	unsigned *ids = NULL, *all_ids;
+	int all = 0, async = 0, n = 0, nr, i, c, ret;
 
 	while ((c = cli_getopt(argc, argv, ":n:ah", longopts)) != -1) {
 		if (c == 'n')
-			n = add_id(&devs, n, cli_dev_id(optarg));
+			n = add_id(&ids, n, cli_dev_id(optarg));
 		else if (c == 'a')
 			all = 1;
 		else if (c == 'A')
@@ -140,24 +219,13 @@ int cmd_del(int argc, char **argv)
 	cli_no_args(argc, argv);
 	if (all == !!n)
 		die_usage("give -n ID or -a");
-
-	cli_ctrl_open(&ctrl);
 	if (all) {
-		int nr = cli_dev_ids(&ids);
-
+		nr = cli_dev_ids(&all_ids);
 		for (i = 0; i < nr; i++)
-			n = add_id(&devs, n, ids[i]);
-		free(ids);
+			n = add_id(&ids, n, all_ids[i]);
+		free(all_ids);
 	}
-	for (i = 0; i < n; i++)
-		del_stop(&ctrl, &devs[i], all);
-	for (i = 0; i < n; i++)
-		del_wait_daemon(&devs[i]);
-	for (i = 0; i < n; i++) {
-		del_finish(&ctrl, &devs[i], async);
-		failed |= devs[i].failed;
-	}
-	ublk_ctrl_close(&ctrl);
-	free(devs);
-	return failed;
+	ret = cli_del(ids, n, (all ? DEL_ALL : 0) | (async ? DEL_ASYNC : 0), NULL);
+	free(ids);
+	return ret;
 }

@@ -1,20 +1,36 @@
 // SPDX-License-Identifier: MIT
 /*
- * sublk features: what the running driver supports, bit by bit, and
- * which of those sublk can use.
+ * sublk features: every feature flag of the newest ublk header, whether
+ * the running driver has it, and whether sublk uses it (and if not, why).
  */
 #include <stdio.h>
 
 #include "cli.h"
 
-/* Feature bits sublk knows how to use. */
-#define SUBLK_USES (UBLK_F_SUPPORT_ZERO_COPY | UBLK_F_URING_CMD_COMP_IN_TASK | \
-		    UBLK_F_NEED_GET_DATA | UBLK_F_USER_RECOVERY | \
-		    UBLK_F_USER_RECOVERY_REISSUE | UBLK_F_CMD_IOCTL_ENCODE | \
-		    UBLK_F_USER_COPY | UBLK_F_USER_RECOVERY_FAIL_IO | \
-		    UBLK_F_UPDATE_SIZE | UBLK_F_AUTO_BUF_REG | UBLK_F_QUIESCE | \
-		    UBLK_F_SAFE_STOP_DEV | UBLK_F_UNPRIVILEGED_DEV | \
-		    UBLK_F_PER_IO_DAEMON | UBLK_F_BATCH_IO)
+/* How sublk uses each feature bit; a reason where it does not. */
+static const char *const use[UBLK_F_NR_KNOWN] = {
+	[0] = "used: -z (zero copy, Linux 6.15+)",
+	[1] = "used: -u 1",
+	[2] = "used: -g 1",
+	[3] = "used: -r 1",
+	[4] = "used: -i 1",
+	[5] = "used: --unprivileged",
+	[6] = "used: the command encoding",
+	[7] = "used: --usercopy",
+	[8] = "not used: no zoned target yet",
+	[9] = "used: -e 1",
+	[10] = "used: update_size",
+	[11] = "used: -z on Linux 6.16+",
+	[12] = "used: quiesce (with -r 1)",
+	[13] = "used: --per_io_tasks",
+	[14] = "not used: buffers are registered by the serving thread itself",
+	[15] = "used: -b",
+	[16] = "not used: no target stores protection information yet",
+	[17] = "used: stop --safe",
+	[18] = "used: --no_auto_part_scan",
+	[19] = "not used: no shared-memory buffers yet",
+	[20] = "not used: sublk reads the 24-byte descriptor",
+};
 
 int cmd_features(int argc, char **argv)
 {
@@ -34,13 +50,16 @@ int cmd_features(int argc, char **argv)
 		       "assuming the 6.1 feature set\n");
 	printf("ublk_drv features: 0x%llx\n", (unsigned long long)c.features);
 	printf("command encoding: %s\n", c.legacy ? "legacy" : "ioctl");
+	printf("%-24s %3s %-6s %-6s %s\n", "FEATURE", "BIT", "DRIVER", "SINCE", "SUBLK");
 	for (bit = 0; bit < 64; bit++) {
 		const char *name = ublk_feature_name(bit);
+		int has = !!(c.features & (1ULL << bit));
 
-		if (!(c.features & (1ULL << bit)))
+		if (!name && !has)
 			continue;
-		printf("\t%-24s bit %-2u %s\n", name ? name : "unknown", bit,
-		       (SUBLK_USES >> bit) & 1 ? "used by sublk" : "");
+		printf("%-24s %3u %-6s %-6s %s\n", name ? name : "unknown", bit,
+		       has ? "yes" : "no", ublk_feature_since(bit),
+		       bit < UBLK_F_NR_KNOWN ? use[bit] : "not used: unknown to sublk");
 	}
 	ublk_ctrl_close(&c);
 	return 0;

@@ -79,8 +79,13 @@ static void list_json(const struct list_dev *d, unsigned id)
 		print_cpus(&d->s.queues[i], ",");
 		printf("]}");
 	}
-	printf("],\"target\":%s}",
+	printf("],\"target\":%s,\"name\":",
 	       d->have_state && d->s.target ? d->s.target : "{}");
+	if (d->have_state && d->s.name)
+		cli_json_str(d->s.name);
+	else
+		printf("null");
+	printf("}");
 }
 
 static void flag_names(uint64_t flags)
@@ -128,6 +133,8 @@ static void list_text(const struct list_dev *d, unsigned id)
 		printf("\ttarget %s\n", d->s.target);
 	if (d->have_state && d->s.data_path)
 		printf("\tdata path: %s\n", d->s.data_path);
+	if (d->have_state && d->s.name)
+		printf("\tname %s\n", d->s.name);
 }
 
 static void list_print(struct list_dev *d, unsigned id, int verbose)

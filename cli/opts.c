@@ -71,6 +71,8 @@ enum {
 	OPT_UNPRIV,
 	OPT_NTHREADS,
 	OPT_PER_IO,
+	OPT_NO_PART_SCAN,
+	OPT_ROOT_STORAGE,
 	OPT_NBD_UNIX,
 	OPT_NBD_HOST,
 	OPT_NBD_PORT,
@@ -107,6 +109,8 @@ static const struct option add_longopts[] = {
 	{ "batch-io",			0, NULL, 'b' },
 	{ "nthreads",			1, NULL, OPT_NTHREADS },
 	{ "per_io_tasks",		0, NULL, OPT_PER_IO },
+	{ "no_auto_part_scan",		0, NULL, OPT_NO_PART_SCAN },
+	{ "root-storage",		0, NULL, OPT_ROOT_STORAGE },
 	{ "unix",			1, NULL, OPT_NBD_UNIX },
 	{ "host",			1, NULL, OPT_NBD_HOST },
 	{ "port",			1, NULL, OPT_NBD_PORT },
@@ -393,6 +397,12 @@ int opts_parse_add(int argc, char **argv, struct add_opts *o,
 		case OPT_PER_IO:
 			o->per_io = 1;
 			break;
+		case OPT_NO_PART_SCAN:
+			o->flags |= UBLK_F_NO_AUTO_PART_SCAN;
+			break;
+		case OPT_ROOT_STORAGE:
+			o->root_storage = 1;
+			break;
 		case OPT_NBD_UNIX:
 			if (opt_copy(o->nbd_unix, sizeof(o->nbd_unix), optarg,
 				     "--unix", err, errlen))
@@ -529,6 +539,8 @@ int opts_to_args(const struct add_opts *o, char bufs[8][24], char **args,
 		ARG("-b");
 	if (o->flags & UBLK_F_UNPRIVILEGED_DEV)
 		ARG("--unprivileged");
+	if (o->flags & UBLK_F_NO_AUTO_PART_SCAN)
+		ARG("--no_auto_part_scan");
 	if (o->per_io)
 		ARG("--per_io_tasks");
 	if (o->nr_threads) {
@@ -573,6 +585,8 @@ int opts_to_args(const struct add_opts *o, char bufs[8][24], char **args,
 		ARG("--read_only");
 	if (o->trace)
 		ARG("--trace-marker");
+	if (o->root_storage)
+		ARG("--root-storage");
 #undef NUM
 #undef ARG
 	return n;

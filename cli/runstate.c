@@ -434,19 +434,54 @@ static int parse_arg(struct parser *ps, void *ctx)
 	return 0;
 }
 
+int rs_name_valid(const char *s, size_t len)
+{
+	size_t i;
+
+	if (!len || len > RS_MAX_NAME || (s[0] == '.' && (len == 1 ||
+	    (len == 2 && s[1] == '.'))))
+		return 0;
+	for (i = 0; i < len; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+		      (s[i] >= '0' && s[i] <= '9') || s[i] == '_' || s[i] == '.' ||
+		      s[i] == '-'))
+			return 0;
+	return 1;
+}
+
+static int parse_name(struct parser *ps, char **out)
+{
+	char buf[RS_MAX_NAME];
+	size_t len;
+
+	if (parse_string(ps, buf, sizeof(buf), &len) < 0 || !rs_name_valid(buf, len))
+		return -EINVAL;
+	*out = malloc(len + 1);
+	if (!*out)
+		return -ENOMEM;
+	memcpy(*out, buf, len);
+	(*out)[len] = 0;
+	return 0;
+}
+
 enum {
 	K_VERSION, K_DEV_ID, K_PID, K_PID_START, K_SIZE, K_MAX_SIZE, K_ARGS,
-	K_QUEUES, K_DATA_PATH, K_TARGET, K_NR
+	K_QUEUES, K_NAME, K_DATA_PATH, K_TARGET, K_NR
 };
 static const char *const state_keys[K_NR] = {
 	"version", "dev_id", "pid", "pid_start", "size", "max_size", "args",
-	"queues", "data_path", "target",
+	"queues", "name", "data_path", "target",
 };
-#define K_REQUIRED	((1U << K_DATA_PATH) - 1)
+#define K_REQUIRED	((1U << K_NAME) - 1)
+
+struct state_ctx {
+	struct run_state *s;
+	uint64_t version;
+};
 
 static int parse_state_field(struct parser *ps, unsigned k, void *ctx)
 {
-	struct run_state *s = ctx;
+	struct run_state *s = ((struct state_ctx *)ctx)->s;
 	uint64_t v;
 
 	switch (k) {
@@ -454,12 +489,17 @@ static int parse_state_field(struct parser *ps, unsigned k, void *ctx)
 		return parse_array(ps, parse_arg, s);
 	case K_QUEUES:
 		return parse_array(ps, parse_queue, s);
+	case K_NAME:
+		return parse_name(ps, &s->name);
 	case K_DATA_PATH:
 		return parse_strdup(ps, &s->data_path);
 	case K_TARGET:
 		return parse_target(ps, &s->target);
 	case K_VERSION:
-		return parse_uint(ps, RS_VERSION, &v) < 0 || v != RS_VERSION ? -EINVAL : 0;
+		if (parse_uint(ps, RS_VERSION, &v) < 0 || !v)
+			return -EINVAL;
+		((struct state_ctx *)ctx)->version = v;
+		return 0;
 	case K_DEV_ID:
 		if (parse_uint(ps, RS_MAX_DEV_ID, &v) < 0)
 			return -EINVAL;
@@ -482,12 +522,16 @@ static int parse_state_field(struct parser *ps, unsigned k, void *ctx)
 int rs_parse(const char *text, size_t len, struct run_state *s)
 {
 	struct parser ps = { text, text + len };
+	struct state_ctx ctx = { s, 0 };
 	int ret;
 
 	memset(s, 0, sizeof(*s));
-	ret = parse_object(&ps, state_keys, K_NR, K_REQUIRED, parse_state_field, s);
+	ret = parse_object(&ps, state_keys, K_NR, K_REQUIRED, parse_state_field, &ctx);
 	skip_ws(&ps);
 	if (!ret && ps.p != ps.end)
+		ret = -EINVAL;
+	/* version 2 exactly when there is a name, as the writer writes it */
+	if (!ret && ctx.version != (s->name ? 2 : 1))
 		ret = -EINVAL;
 	if (ret < 0)
 		rs_free(s);
@@ -501,6 +545,7 @@ void rs_free(struct run_state *s)
 	for (i = 0; i < s->nr_args && i < RS_MAX_ARGS; i++)
 		free(s->args[i]);
 	free(s->queues);
+	free(s->name);
 	free(s->target);
 	free(s->data_path);
 	memset(s, 0, sizeof(*s));
@@ -519,7 +564,7 @@ int rs_equal(const struct run_state *a, const struct run_state *b)
 	    a->pid_start != b->pid_start || a->size != b->size ||
 	    a->max_size != b->max_size || a->nr_args != b->nr_args ||
 	    a->nr_queues != b->nr_queues || a->nr_args > RS_MAX_ARGS ||
-	    !str_equal(a->target, b->target) ||
+	    !str_equal(a->name, b->name) || !str_equal(a->target, b->target) ||
 	    !str_equal(a->data_path, b->data_path))
 		return 0;
 	for (i = 0; i < a->nr_args; i++)
@@ -620,6 +665,7 @@ static int rs_check(const struct run_state *s)
 
 	if (s->dev_id > RS_MAX_DEV_ID || s->pid <= 0 || s->nr_args > RS_MAX_ARGS ||
 	    s->nr_queues > RS_MAX_QUEUES || (s->nr_queues && !s->queues) ||
+	    (s->name && !rs_name_valid(s->name, strlen(s->name))) ||
 	    (s->data_path && strlen(s->data_path) > RS_MAX_STR) ||
 	    (s->target && !target_valid(s->target, strlen(s->target))))
 		return -EINVAL;
@@ -642,9 +688,13 @@ int rs_format(const struct run_state *s, char **text, size_t *len)
 	if (ret < 0)
 		return ret;
 	sb_puts(&b, "{\"version\":");
-	sb_putu(&b, RS_VERSION);
+	sb_putu(&b, s->name ? 2 : 1);
 	sb_key(&b, "dev_id");
 	sb_putu(&b, s->dev_id);
+	if (s->name) {
+		sb_key(&b, "name");
+		sb_putstr(&b, s->name);
+	}
 	sb_key(&b, "pid");
 	sb_putu(&b, (uint64_t)s->pid);
 	sb_key(&b, "pid_start");

@@ -13,8 +13,14 @@
  *    "queues":[{"tid":124,"cpus":[0,1]}],"data_path":"copy",
  *    "target":{"dev_size":1073741824,"name":"loop"}}
  *
- * Every key but data_path and target is required; those two are left out
- * when NULL.  rs_parse() is strict: any key it does not know is rejected
+ * Version 2 is the same with the device table's name after dev_id,
+ * "name":"data"; a device without a name is written as version 1, so
+ * that an older sublk still reads it.  The name is RS_MAX_NAME bytes of
+ * [A-Za-z0-9_.-] at most, not "." or ".." (rs_name_valid()).
+ *
+ * Every key but name, data_path and target is required; those are left
+ * out when NULL, and name is there exactly when the version is 2.
+ * rs_parse() is strict: any key it does not know is rejected
  * (a new key means a new version), as are duplicate keys, numbers other
  * than non-negative decimal integers without leading zeros, values out of
  * range, cpus not strictly ascending, "\u0000", lone surrogates, raw
@@ -30,7 +36,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define RS_VERSION	1
+#define RS_VERSION	2		/* the newest; 1 is written without a name */
 #define RS_MAX_ARGS	64		/* saved add options */
 #define RS_MAX_STR	4096		/* bytes in one arg or data_path */
 #define RS_MAX_QUEUES	4096		/* UBLK_MAX_NR_QUEUES */
@@ -39,6 +45,7 @@
 #define RS_MAX_TARGET	65536		/* bytes of target's text */
 #define RS_MAX_DEPTH	16		/* target's nesting; target itself is 1 */
 #define RS_MAX_FILE	(1U << 20)	/* rs_load() reads no more, rs_save() writes no more */
+#define RS_MAX_NAME	32		/* bytes of a device table name */
 
 struct rs_queue {
 	int tid;			/* 0: not known */
@@ -47,6 +54,7 @@ struct rs_queue {
 
 struct run_state {
 	unsigned dev_id;
+	char *name;			/* the device table's NAME; may be NULL */
 	int pid;			/* the daemon, > 0 */
 	uint64_t pid_start;		/* field 22 (starttime) of /proc/PID/stat */
 	uint64_t size, max_size;	/* bytes */
@@ -68,6 +76,9 @@ static inline int rs_cpu_isset(const struct rs_queue *q, unsigned cpu)
 {
 	return cpu < RS_MAX_CPUS && (q->cpus[cpu / 64] >> (cpu % 64) & 1);
 }
+
+/* 1 if @len bytes at @s are a table name: [A-Za-z0-9_.-]{1,32}, not . or .. */
+int rs_name_valid(const char *s, size_t len);
 
 /*
  * The JSON document for @s in *@text (malloc'd, NUL-terminated, *@len
@@ -117,8 +128,9 @@ int rundir_unlink(int dirfd, unsigned id);
 
 /* Field 22 of /proc/@pid/stat, whatever the command name holds. */
 int proc_start_time(int pid, uint64_t *start);
-/* 1 if one of @pid's open files is @path (same name, same file), 0 if
- * none, -errno if its fds cannot be read (-EACCES: another user's). */
+/* 1 if one of @pid's open files is @path (a name that ends in @path,
+ * the same file), 0 if none, -errno if its fds cannot be read (-EACCES:
+ * another user's). */
 int proc_holds_path(int pid, const char *path);
 
 /*

@@ -117,10 +117,13 @@ int proc_holds_path(int pid, const char *path)
 		/*
 		 * The name first: it costs no call into the file's filesystem
 		 * (a stat of a hung FUSE file would hang); then the file itself,
-		 * so that another file of that name does not pass.
+		 * so that another file of that name does not pass.  The name
+		 * may end in @path only: a daemon in a mount namespace of its
+		 * own, seen from a chroot, holds "/CHROOT/dev/ublkcN".
 		 */
 		n = readlinkat(fd, de->d_name, link, sizeof(link));
-		if (n < 0 || (size_t)n != len || memcmp(link, path, len))
+		if (n < 0 || (size_t)n < len || memcmp(link + n - len, path, len) ||
+		    ((size_t)n > len && path[0] != '/'))
 			continue;
 		if (fstatat(fd, de->d_name, &st, 0) == 0 && same_file(&want, &st)) {
 			ret = 1;

@@ -16,6 +16,7 @@
 
 static struct cli_env env;
 static const struct cli_cmd *current;
+static const char *subject;
 
 static const char *env_str(const char *name)
 {
@@ -24,11 +25,15 @@ static const char *env_str(const char *name)
 	return v && *v ? v : NULL;
 }
 
-void cli_env_load(void)
+void cli_env_load(char **argv)
 {
+	env.argv = argv;
 	env.run_dir = env_str("SUBLK_RUN_DIR");
 	if (!env.run_dir)
 		env.run_dir = "/run/sublk";
+	env.table = env_str("SUBLK_TABLE");
+	if (!env.table)
+		env.table = TABLE_PATH;
 	env.legacy_cmds = env_str("SUBLK_LEGACY_CMDS") != NULL;
 	env.no_auto_buf_reg = env_str("SUBLK_NO_AUTO_BUF_REG") != NULL;
 	env.test_no_commit = env_str("SUBLK_TEST_NO_COMMIT") != NULL;
@@ -52,12 +57,19 @@ const char *cli_cmd_name(void)
 	return current ? current->name : NULL;
 }
 
+void cli_set_subject(const char *s)
+{
+	subject = s;
+}
+
 static void vmsg(const char *fmt, va_list ap)
 {
 	fflush(stdout);
 	fputs("sublk: ", stderr);
 	if (current)
 		fprintf(stderr, "%s: ", current->name);
+	if (subject)
+		fprintf(stderr, "%s: ", subject);
 	vfprintf(stderr, fmt, ap);
 	fputc('\n', stderr);
 }

@@ -17,6 +17,12 @@
 #include <unistd.h>
 #include <sys/syscall.h>
 
+#include <sys/prctl.h>
+
+#ifndef PR_SET_IO_FLUSHER
+#define PR_SET_IO_FLUSHER	57	/* Linux 5.6 */
+#endif
+
 #include "internal.h"
 
 /* The lowest layer that dies at a setup point, so that dev.c calls down. */
@@ -170,6 +176,13 @@ static void *thread_main(void *arg)
 	if (CPU_COUNT(&t->cpus) &&
 	    sched_setaffinity(0, sizeof(t->cpus), &t->cpus) < 0)
 		log_warn("thread %u: cannot pin to its CPUs: %s", t->idx,
+			 strerror(errno));
+	/*
+	 * Reclaim from this thread must not wait for I/O that it serves.
+	 * Every thread fails alike (no CAP_SYS_RESOURCE): the first says so.
+	 */
+	if (t->dev->io_flusher && prctl(PR_SET_IO_FLUSHER, 1, 0, 0, 0) < 0 && !t->idx)
+		log_warn("dev %u: PR_SET_IO_FLUSHER: %s", t->dev->dev_id,
 			 strerror(errno));
 
 	t->setup_ret = thread_setup(t);

@@ -199,6 +199,7 @@ struct ublk_dev {
 	int cdev_fd;
 	int event_fd;		/* threads report setup and exit here */
 	struct ublk_switches sw;
+	int io_flusher;		/* PR_SET_IO_FLUSHER on the threads that serve I/O */
 	int trace_fd;		/* trace_marker for --trace-marker, or -1 */
 	char err[256];		/* why the last step failed */
 };

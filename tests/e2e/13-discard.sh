@@ -23,11 +23,13 @@ fill_and_discard() { # DEV: fill 16 MiB at 8 MiB, discard parts, check zeros
 		fail "data after the discarded range was lost on $dev"
 }
 
-# Rss of the daemon's largest mapping: the mem backend's reservation. The
-# whole-process figure also counts per-tag I/O buffers, which the reads
-# blkdiscard makes while probing for signatures can fault in.
+# Rss of the mem backend's reservation: the mapping of 64 MiB + 1 GiB
+# (or, where that could not be reserved, of the 64 MiB).  Not the whole
+# process, whose per-tag I/O buffers the reads blkdiscard makes while
+# probing for signatures can fault in; not merely the largest mapping,
+# which under ASan is its shadow memory.
 rss_kb() {
-	awk '/^Size:/ { size = $2 } /^Rss:/ && size > big { big = size; rss = $2 }
+	awk '/^Size:/ { size = $2 } /^Rss:/ && (size == 1114112 || size == 65536) && size > big { big = size; rss = $2 }
 	     END { print rss + 0 }' /proc/$1/smaps
 }
 

@@ -48,7 +48,7 @@ echo "ok -r 1 -i 1: killed during I/O, reissued, verify passed"
 sublk_del "$id"
 
 # -r 1 -e 1: while the daemon is gone, I/O fails at once
-if "$SUBLK" features | grep -qw USER_RECOVERY_FAIL_IO; then
+if has_feature USER_RECOVERY_FAIL_IO; then
 	id=$(sublk_add -t loop -f "$img" -r 1 -e 1) || fail "add -e 1 failed"
 	dev=/dev/ublkb$id
 	kill -9 "$(daemon_pid "$id")"

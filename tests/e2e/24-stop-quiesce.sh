@@ -15,7 +15,7 @@ wait_pid_gone "$pid" 10 || fail "daemon still running after stop"
 sublk_del "$id" || fail "del after stop failed"
 echo "ok stop"
 
-if "$SUBLK" features | grep -qw SAFE_STOP_DEV; then
+if has_feature SAFE_STOP_DEV; then
 	id=$(sublk_add -t null) || fail "add failed"
 	exec 9< /dev/ublkb$id
 	out=$("$SUBLK" stop -n "$id" --safe 2>&1) && fail "stop --safe succeeded on an open disk"
@@ -31,7 +31,7 @@ else
 	echo "stop --safe not available: $out"
 fi
 
-if "$SUBLK" features | grep -qw QUIESCE; then
+if has_feature QUIESCE; then
 	img=$TEST_TMP/q.img
 	truncate -s 64M "$img"
 	id=$(sublk_add -t loop -f "$img" -r 1) || fail "add -r 1 failed"

@@ -15,7 +15,7 @@ out=$("$SUBLK" add -t null -q 1 -d 2 --nthreads 3 --per_io_tasks 2>&1) &&
 echo "$out" | grep -q "more than the 2 tags" || fail "unclear error for too many threads: $out"
 assert_no_ublk_devices
 
-if ! "$SUBLK" features | grep -qw PER_IO_DAEMON; then
+if ! has_feature PER_IO_DAEMON; then
 	out=$("$SUBLK" add -t null --per_io_tasks 2>&1) && fail "--per_io_tasks accepted without PER_IO_DAEMON"
 	echo "$out" | grep -q "lacks PER_IO_DAEMON (needs Linux" || fail "unclear error: $out"
 	assert_no_ublk_devices
@@ -39,6 +39,6 @@ nthr=$(cat /proc/$pid/task/*/comm | grep -vc '^iou-')
 sublk_del "$id"
 
 datapath_suite per-io --nthreads 3 --per_io_tasks
-if "$SUBLK" features | grep -qw ZERO_COPY; then
+if has_feature ZERO_COPY; then
 	datapath_suite per-io-zc --nthreads 3 --per_io_tasks -z
 fi

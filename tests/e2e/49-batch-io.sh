@@ -10,7 +10,7 @@ need_cmd fio mkfs.ext4
 
 out=$("$SUBLK" add -t null -b -g 1 2>&1) && fail "-b with -g 1 was accepted"
 echo "$out" | grep -q "no get-data step" || fail "unclear error for -b -g 1: $out"
-if ! "$SUBLK" features | grep -qw BATCH_IO; then
+if ! has_feature BATCH_IO; then
 	out=$("$SUBLK" add -t null -b 2>&1) && fail "-b accepted without BATCH_IO"
 	echo "$out" | grep -q "lacks BATCH_IO (needs Linux" || fail "unclear error: $out"
 	assert_no_ublk_devices
@@ -51,9 +51,9 @@ sublk_del "$id"
 rm -f "$img"
 
 datapath_suite batch -b
-if "$SUBLK" features | grep -qw USER_COPY; then
+if has_feature USER_COPY; then
 	datapath_suite batch-user-copy -b --usercopy
 fi
-if "$SUBLK" features | grep -qw ZERO_COPY; then
+if has_feature ZERO_COPY; then
 	datapath_suite batch-zero-copy -b -z
 fi

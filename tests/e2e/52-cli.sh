@@ -9,7 +9,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-dev.sh"
 
-for cmd in add del list recover stop quiesce update_size dump features help version; do
+for cmd in add del list recover stop quiesce update_size dump features up down status name help version; do
 	out=$("$SUBLK" "$cmd" --help 2>&1) || fail "sublk $cmd --help failed: $out"
 	case $out in "usage: sublk $cmd"*) ;; *) fail "sublk $cmd --help said: $out" ;; esac
 done

@@ -18,9 +18,15 @@ wait_state() {
 	return 1
 }
 
+# has_feature NAME: the running driver reports feature NAME (sublk
+# features: NAME BIT DRIVER SINCE SUBLK, one line per flag).
+has_feature() {
+	"$SUBLK" features | awk -v f="$1" '$1 == f && $3 == "yes" { ok = 1 } END { exit !ok }'
+}
+
 # need_feature NAME VERSION: skip unless the driver reports feature NAME.
 need_feature() {
-	"$SUBLK" features | grep -qw "$1" || skip "needs Linux $2 ($1)"
+	has_feature "$1" || skip "needs Linux $2 ($1)"
 }
 
 # fio_verify DEV OFFSET SIZE NAME [extra fio args]: random writes with

@@ -275,9 +275,11 @@ assert_no_zombies() {
 	fail "zombies (pid ppid comm): $(tr '\n' ';' <<< "$tasks")"
 }
 
+# Device nodes, and the ublk-char class entries (ublkcN) that stay even when
+# a node was removed.
 _ublk_leftovers() {
 	local f
-	for f in /dev/ublkb* /dev/ublkc* /sys/class/ublk-char-device/*; do
+	for f in /dev/ublkb* /dev/ublkc* /sys/class/ublk-char/*; do
 		[ -e "$f" ] && echo "$f"
 	done
 	return 0

@@ -30,6 +30,7 @@ static int same(const struct add_opts *a, const struct add_opts *b)
 	       a->per_io == b->per_io && a->conf.size == b->conf.size &&
 	       a->conf.lbs_shift == b->conf.lbs_shift &&
 	       a->conf.buffered_io == b->conf.buffered_io &&
+	       a->trace == b->trace && a->root_storage == b->root_storage &&
 	       !strcmp(a->conf.type, b->conf.type) &&
 	       !a->conf.file == !b->conf.file &&
 	       (!a->conf.file || !strcmp(a->conf.file, b->conf.file)) &&

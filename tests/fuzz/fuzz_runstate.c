@@ -42,7 +42,7 @@ static void check_parsed(const uint8_t *data, size_t size)
 
 	if (rs_parse((const char *)data, size, &s) < 0) {
 		/* a refusal leaves nothing behind */
-		MUST(!s.nr_args && !s.queues && !s.target && !s.data_path);
+		MUST(!s.nr_args && !s.queues && !s.target && !s.data_path && !s.name);
 		return;
 	}
 	text = round_trip(&s, &len);
@@ -85,6 +85,9 @@ static void check_built(const uint8_t *data, size_t size)
 		s.args[s.nr_args++] = p;
 	}
 	s.data_path = s.args[0];
+	/* the second, when it is a table name, as the name */
+	if (s.nr_args > 1 && rs_name_valid(s.args[1], strlen(s.args[1])))
+		s.name = s.args[1];
 	/* the whole input as target, when it is a JSON object */
 	s.target = memchr(data, 0, size) ? NULL : copy;
 	if (rs_format(&s, &text, &len) == -EINVAL) {

@@ -148,7 +148,8 @@ int main(void)
 
 		CHECK_EQ(P("-t", "loop", "-f", "/a b\n\"c", "-q", "1", "-d", "64",
 			   "-r", "1", "-e", "1", "--usercopy", "--buffered_io",
-			   "--logical_block_size", "4096", "-s", "1G"), 0);
+			   "--logical_block_size", "4096", "-s", "1G", "--root-storage"), 0);
+		CHECK_EQ(o.root_storage, 1);
 		args[0] = "add";
 		n = opts_to_args(&o, bufs, args + 1, RS_MAX_ARGS);
 		REQUIRE(n > 0);
@@ -159,6 +160,7 @@ int main(void)
 		CHECK_EQ(o2.conf.size, 1ULL << 30);
 		CHECK_EQ(o2.conf.lbs_shift, 12);
 		CHECK_EQ(o2.conf.buffered_io, 1);
+		CHECK_EQ(o2.root_storage, 1);
 		CHECK_EQ(opts_to_args(&o, bufs, args, 3), -E2BIG);
 	}
 	/* nbd: ublksrv's options and a URI; every mix that makes no sense refused */

@@ -64,6 +64,23 @@ static void test_round_trips(void)
 	CHECK(!back.args[0] && !back.queues && !back.nr_args);
 	rs_free(&back);
 
+	/* a table name: version 2, the name right after dev_id */
+	s.name = "data-1_x.Y";
+	CHECK(round_trip(&s));
+	REQUIRE(rs_format(&s, &text, &len) == 0);
+	{
+		static const char head[] =
+			"{\"version\":2,\"dev_id\":0,\"name\":\"data-1_x.Y\",\"pid\":123,";
+
+		CHECK(!strncmp(text, head, sizeof(head) - 1));
+	}
+	free(text);
+	s.name = "0123456789abcdef0123456789abcdef";
+	CHECK(round_trip(&s));
+	s.name = "...";
+	CHECK(round_trip(&s));
+	s.name = NULL;
+
 	/* strings that would have broken "key value" lines or naive JSON */
 	s.args[1] = "new\nline";
 	s.args[2] = "q\"uote\\back\\slash\t\r";
@@ -185,7 +202,8 @@ static int parse_len(const char *doc, size_t len)
 		rs_free(&s);
 	else
 		/* a refusal leaves nothing to free */
-		CHECK(!s.nr_args && !s.nr_queues && !s.queues && !s.target && !s.data_path);
+		CHECK(!s.nr_args && !s.nr_queues && !s.queues && !s.target &&
+		      !s.data_path && !s.name);
 	return ret;
 }
 
@@ -293,6 +311,34 @@ static void test_rejections(void)
 	REJECT_WITH("version ", "1");
 	REJECT_WITH("a_very_long_unknown_key", "1");
 	REJECT_WITH("queues", "[{\"tid\":1,\"cpus\":[],\"node\":0}]");
+
+	/* name: only in version 2, which needs it; only what a table allows */
+	ACCEPT("{\"version\":2,\"dev_id\":0,\"name\":\"data\",\"pid\":1,\"pid_start\":0,"
+	       "\"size\":0,\"max_size\":0,\"args\":[],\"queues\":[]}");
+	ACCEPT("{\"name\":\"\\u0064ata\",\"dev_id\":0,\"pid\":1,\"pid_start\":0,"
+	       "\"size\":0,\"max_size\":0,\"args\":[],\"queues\":[],\"version\":2}");
+	REJECT_WITH("name", "\"data\"");		/* with version 1 */
+	REJECT("{\"version\":2,\"dev_id\":0,\"pid\":1,\"pid_start\":0,"
+	       "\"size\":0,\"max_size\":0,\"args\":[],\"queues\":[]}");
+	REJECT("{\"version\":3,\"dev_id\":0,\"name\":\"data\",\"pid\":1,\"pid_start\":0,"
+	       "\"size\":0,\"max_size\":0,\"args\":[],\"queues\":[]}");
+	{
+		static const char *const bad_names[] = {
+			"\"\"", "\".\"", "\"..\"", "\"a/b\"", "\"a b\"", "\"a\\u0000\"",
+			"\"\\u00e9\"", "\"a\\nb\"", "\"x:y\"", "\"*\"",
+			"\"0123456789abcdef0123456789abcdef0\"", "null", "1", "[\"a\"]",
+			"\"data\",\"name\":\"data\"",
+		};
+		char *d;
+
+		for (i = 0; i < sizeof(bad_names) / sizeof(bad_names[0]); i++) {
+			d = repeat("{\"version\":2,\"dev_id\":0,\"pid\":1,\"pid_start\":0,"
+				   "\"size\":0,\"max_size\":0,\"args\":[],\"queues\":[],"
+				   "\"name\":", bad_names[i], 1, "}");
+			REJECT(d);
+			free(d);
+		}
+	}
 
 	/* numbers: non-negative decimal integers, no leading zeros, in range */
 	REJECT_WITH("version", "2");
@@ -472,6 +518,12 @@ static void test_format_refusals(void)
 	REFUSE(target, "{");
 	REFUSE(target, "");
 	REFUSE(target, "{\"a\":01}");
+	REFUSE(name, "");
+	REFUSE(name, ".");
+	REFUSE(name, "..");
+	REFUSE(name, "a/b");
+	REFUSE(name, "a b");
+	REFUSE(name, "0123456789abcdef0123456789abcdef0");
 	memset(big, 'x', RS_MAX_STR + 1);
 	big[RS_MAX_STR + 1] = 0;
 	REFUSE(data_path, big);
