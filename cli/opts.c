@@ -211,6 +211,8 @@ static int opts_check_nbd(struct add_opts *o, char *err, size_t errlen)
 		return opt_err("--unix and --host exclude each other");
 	if (!o->conf.nbd_unix && !o->conf.nbd_host)
 		return opt_err("-t nbd needs --unix PATH, --host HOST or --uri URI");
+	if (o->per_io)
+		return opt_err("-t nbd serves each queue's connections from one thread: no --per_io_tasks");
 	return 0;
 }
 

@@ -203,6 +203,8 @@ int main(void)
 	CHECK(P("-t", "nbd", "--host", "h", "--connections", "17") < 0 &&
 	      strstr(err, "bad --connections"));
 	CHECK(P("-t", "nbd", "--host", "") < 0 && strstr(err, "--host needs"));
+	CHECK(P("-t", "nbd", "--unix", "/s", "--per_io_tasks") < 0 &&
+	      strstr(err, "no --per_io_tasks"));
 	CHECK_EQ(P("-t", "nbd", "--unix", "/s", "-z"), 0);
 	CHECK_EQ(o.conf.zero_copy, 1);
 	CHECK(P("-t", "null", "--host", "h") < 0 && strstr(err, "go with -t nbd"));
