@@ -1,9 +1,9 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 # The nbd target's data path against nbdkit's memory plugin: fio verify
-# over a unix socket and over TCP (127.0.0.1), with 1 and 2 queues (the
-# plugin sets CAN_MULTI_CONN) and with 2 connections on one queue, block
-# sizes from 512 bytes to the largest request; the server's block sizes
+# over a unix socket and over TCP (127.0.0.1, by name, IPv6), with 1 and 2
+# queues (the plugin sets CAN_MULTI_CONN) and with 2 connections on one
+# queue, block sizes from 512 bytes to the largest request; the server's block sizes
 # (blocksize-policy filter) become the device's; ext4 made, checked and
 # remounted with checksums; discard and write-zeroes read back zeros;
 # `list` shows the server and the export.
@@ -65,6 +65,28 @@ verify_sizes "$id" tcp-c2
 sublk_del "$id"
 nbd_kill "$NBD_PID"
 
+# one queue, one connection, by name and by IPv6 address
+nbdkit_tcp 10814 memory 64M
+id=$(sublk_add -t nbd --host localhost --port 10814) || fail "add --host localhost failed"
+fio_verify /dev/ublkb$id 0 32M tcp-name --iodepth=32 --bsrange=512-256k ||
+	{ tail -n 15 "$TEST_TMP/tcp-name.out" >&2; fail "fio verify over TCP by name failed"; }
+sublk_del "$id"
+nbd_kill "$NBD_PID"
+echo "ok tcp by name (localhost), one queue: fio verify"
+if [ -e /proc/net/tcp6 ]; then
+	nbd_start tcp:10815 nbdkit -f -i ::1 -p 10815 memory 64M
+	id=$(sublk_add -t nbd --uri 'nbd://[::1]:10815') || fail "add nbd://[::1]:10815 failed"
+	"$SUBLK" list -n "$id" | grep -q '"host":"::1","port":"10815"' ||
+		fail "list does not show host ::1"
+	fio_verify /dev/ublkb$id 0 32M tcp6 --iodepth=32 --bsrange=512-256k ||
+		{ tail -n 15 "$TEST_TMP/tcp6.out" >&2; fail "fio verify over IPv6 failed"; }
+	sublk_del "$id"
+	nbd_kill "$NBD_PID"
+	echo "ok tcp over IPv6 ([::1]): fio verify"
+else
+	echo "skip IPv6: the guest kernel has no IPv6"
+fi
+
 # the server's block sizes: 4 KiB minimum, 64 KiB maximum
 nbdkit_unix "$sock" --filter=blocksize-policy memory 64M \
 	blocksize-minimum=4096 blocksize-preferred=4096 blocksize-maximum=65536
@@ -83,7 +105,9 @@ nbd_kill "$NBD_PID"
 
 # ext4, remounted with checksums; discard and write-zeroes read back zeros
 nbdkit_unix "$sock" memory 256M
-id=$(sublk_add -t nbd --unix "$sock" -q 2) || fail "add for ext4 failed"
+id=$(sublk_add -t nbd --unix "$sock" -q 2) || fail "add -q 2 over unix failed"
+"$SUBLK" list -n "$id" | grep -q '"connections":2' || fail "not 2 connections"
+verify_sizes "$id" unix-q2
 dev=/dev/ublkb$id
 mkfs.ext4 -q -F "$dev" || fail "mkfs.ext4 failed"
 mnt=$TEST_TMP/mnt

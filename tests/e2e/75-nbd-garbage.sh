@@ -13,7 +13,6 @@ need_cmd python3
 
 server=$(dirname "$0")/nbd-bad-server.py
 sock=$TEST_TMP/bad.sock
-mib=$((1024 * 1024))
 
 # log_has WORDS: the daemon logged WORDS (to the kernel log) since the mark
 log_has() {

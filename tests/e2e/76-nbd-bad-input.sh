@@ -46,6 +46,10 @@ nbd_kill "$NBD_PID"
 nbdkit_unix "$sock" --filter=multi-conn memory 64M multi-conn-mode=disable
 expect_add_error "allows one connection only (no NBD_FLAG_CAN_MULTI_CONN)" \
 	-t nbd --unix "$sock" --connections 2
+# one connection per queue: two queues are two connections
+[ "$(nproc)" -ge 2 ] &&
+	expect_add_error "allows one connection only (no NBD_FLAG_CAN_MULTI_CONN)" \
+		-t nbd --unix "$sock" -q 2
 # ... while one connection is fine
 id=$(sublk_add -t nbd --unix "$sock") || fail "one connection to it failed"
 sublk_del "$id"

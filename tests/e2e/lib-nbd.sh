@@ -11,11 +11,14 @@ NBD_PIDS=$TEST_TMP/.nbd-pids
 # TCP to 127.0.0.1 needs the loopback interface, which the VM leaves down.
 ip link set lo up 2> /dev/null
 
-# tcp_listening PORT: something listens on 127.0.0.1:PORT (or any address)
+# tcp_listening PORT: something listens on 127.0.0.1:PORT or [::1]:PORT
+# (or any address)
 tcp_listening() {
 	local hex
 	hex=$(printf '%04X' "$1")
-	grep -Eq "^ *[0-9]+: (0100007F|00000000):$hex [0-9A-F:]+ 0A " /proc/net/tcp
+	grep -Eq "^ *[0-9]+: (0100007F|00000000):$hex [0-9A-F:]+ 0A " /proc/net/tcp ||
+		grep -Eq "^ *[0-9]+: (0{24}01000000|0{32}):$hex [0-9A-F:]+ 0A " \
+			/proc/net/tcp6 2> /dev/null
 }
 
 # nbd_start READY CMD...: run CMD (a server in the foreground) in the
