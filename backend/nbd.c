@@ -136,7 +136,7 @@ static int nbd_open(struct backend *b)
 	dev->caps = nbd_tflags_caps(dev->exp.tflags, dev->exp.structured);
 	if (n > 1 && !dev->caps.multi_conn) {
 		ret = nbd_fail(b->err, sizeof(b->err), -EINVAL,
-			       "nbd: %s: export '%.64s' allows one connection only (no NBD_FLAG_CAN_MULTI_CONN), and %u queues x %u connections need %u: use -q 1",
+			       "nbd: %s: export '%.64s' allows one connection only (no NBD_FLAG_CAN_MULTI_CONN), and -q %u --connections %u need %u: use -q 1 --connections 1",
 			       dev->where, dev->export_name, dev->nr_queues,
 			       dev->conns_per_queue, n);
 		goto err;
