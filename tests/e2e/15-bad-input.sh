@@ -36,7 +36,7 @@ expect_error "empty" add -t loop -f /tmp/empty.img
 expect_error "depth 0 is out of range" add -t null -d 0
 expect_error "depth 4097 is out of range" add -t null -d 4097
 expect_error "too many queues" add -t null -q 5000
-expect_error "zero copy (-z) works with null and loop" add -t mem -s 64M -z
+expect_error "zero copy (-z) works with null, loop and stripe" add -t mem -s 64M -z
 expect_error "bad device id '-1'" del -n -1
 expect_error "unknown option '--bogus'" list --bogus
 expect_error "unexpected argument 'x'" list x
