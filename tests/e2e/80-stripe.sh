@@ -3,7 +3,8 @@
 # The stripe target (RAID-0): fio verify over 2, 3 and 4 members with chunk
 # sizes from 4 KiB to 1 MiB; a pattern written through the device lies in
 # the member files chunk by chunk as RAID-0 places it; discard reaches the
-# members; zero copy (where the driver has it); list and recover; mkfs.ext4
+# members; user copy, get-data, per-I/O threads, batch I/O and zero copy
+# (where the driver has them); list and recover; mkfs.ext4
 # + fsck + mount; bad input refused in one line, nothing left behind.
 # timeout: 1500
 . "$(dirname "$0")/lib.sh"
@@ -85,9 +86,24 @@ one_config 2 65536
 one_config 3 524288
 one_config 4 16384
 one_config 4 1048576
+# the other data paths and threadings loop has
+one_config 3 32768 --usercopy
+one_config 2 8192 -g 1
+if has_feature PER_IO_DAEMON; then
+	one_config 2 16384 --nthreads 3 --per_io_tasks
+else
+	echo "note: --per_io_tasks needs Linux 6.16 (PER_IO_DAEMON): not tried"
+fi
+if has_feature BATCH_IO; then
+	one_config 2 65536 -b
+else
+	echo "note: -b needs Linux 7.0 (BATCH_IO): not tried"
+fi
 if has_feature ZERO_COPY; then
 	one_config 2 8192 -z
 	one_config 4 131072 -z
+	# the request's pages registered per request, not by the kernel
+	SUBLK_NO_AUTO_BUF_REG=1 one_config 3 4096 -z
 else
 	echo "note: zero copy (-z) needs Linux 6.15 (ZERO_COPY): not tried"
 fi
