@@ -206,6 +206,22 @@ int main(void)
 		CHECK_EQ(o2.flags, o.flags);
 		CHECK(!strcmp(o2.conf.type, "stripe"));
 	}
+	/* saved options: every member must be absolute */
+	{
+		char *args[] = { "-t", "stripe", "-f", "/a", "-f", "b",
+				 "--chunk_size", "8192" };
+		struct run_state rs = { .nr_args = 8 };
+		unsigned i;
+
+		for (i = 0; i < 8; i++)
+			rs.args[i] = args[i];
+		CHECK(opts_from_state(&rs, &o, err, sizeof(err)) < 0);
+		CHECK(strstr(err, "backing file 'b' is not absolute") != NULL);
+		rs.args[5] = "/b";
+		CHECK_EQ(opts_from_state(&rs, &o, err, sizeof(err)), 0);
+		CHECK_EQ(o.conf.nr_files, 2);
+		CHECK_EQ(o.conf.chunk_size, 8192);
+	}
 	/* --help is not an error */
 	CHECK_EQ(P("-t", "null", "--help"), 1);
 
