@@ -19,7 +19,7 @@ static const struct cli_cmd commands[] = {
 	{ "add", cmd_add,
 	  "-t TYPE [OPTIONS] [TARGET OPTIONS]",
 	  "Add a device and serve it from a detached daemon; prints the device.\n"
-	  "  -t, --type TYPE          null, mem, loop, fault or nbd\n"
+	  "  -t, --type TYPE          null, mem, loop, stripe, fault or nbd\n"
 	  "  -n, --number ID          device id (default: the kernel picks)\n"
 	  "  -q, --queues N           hardware queues (default 1; at most one per CPU)\n"
 	  "  -d, --depth N            queue depth, 1..4096 (default 128)\n"
@@ -27,7 +27,7 @@ static const struct cli_cmd commands[] = {
 	  "  -g, --need_get_data 0|1  NEED_GET_DATA\n"
 	  "  -r, --user_recovery 0|1  keep the device when the daemon dies\n"
 	  "  -i, --user_recovery_reissue 0|1, -e, --user_recovery_fail_io 0|1\n"
-	  "  -z, --zerocopy           zero copy (Linux 6.15+; null, loop and nbd)\n"
+	  "  -z, --zerocopy           zero copy (Linux 6.15+; null, loop, stripe, nbd)\n"
 	  "      --usercopy           user copy (Linux 6.5+)\n"
 	  "  -b, --batch-io           batch I/O commands (Linux 7.0+)\n"
 	  "      --nthreads N --per_io_tasks   threads that share queues (6.16+)\n"
@@ -46,6 +46,9 @@ static const struct cli_cmd commands[] = {
 	  "  null  [-s SIZE]          (default 250G)\n"
 	  "  mem   -s SIZE            RAM disk, memory used only when written\n"
 	  "  loop  -f FILE [--buffered_io] [-s SIZE]\n"
+	  "  stripe -f FILE -f FILE [-f FILE]... [--chunk_size BYTES] [--buffered_io]\n"
+	  "        RAID-0 over 2..8 files or block devices; chunk a power of two,\n"
+	  "        4K..1M (default 64K)\n"
 	  "  fault [-s SIZE] [--fault SPEC]   testing aid, see README\n"
 	  "  nbd   --unix PATH | --host HOST [--port PORT] | --uri URI\n"
 	  "        [--export_name NAME] [--read_only] [--connections N]\n"

@@ -3,11 +3,16 @@
  * The backend table and the helpers every backend shares.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/sysmacros.h>
 
 #include "internal.h"
+#include "../ublk/log.h"
 
 static const struct backend_ops *const backends[] = {
 	&backend_null_ops,
@@ -15,6 +20,7 @@ static const struct backend_ops *const backends[] = {
 	&backend_loop_ops,
 	&backend_fault_ops,
 	&backend_nbd_ops,
+	&backend_stripe_ops,
 };
 
 const struct backend_ops *backend_find(const char *name)
@@ -29,7 +35,7 @@ const struct backend_ops *backend_find(const char *name)
 
 const char *backend_names(void)
 {
-	return "null mem loop fault nbd";
+	return "null mem loop fault nbd stripe";
 }
 
 int backend_fail(struct backend *b, int err, const char *fmt, ...)
@@ -89,4 +95,41 @@ int backend_json_str(char *buf, size_t len, const char *str)
 	buf[n++] = '"';
 	buf[n] = '\0';
 	return (int)n;
+}
+
+uint64_t backend_sysfs_queue(dev_t dev, const char *attr)
+{
+	char path[80], val[24];
+	ssize_t n = -1;
+	int fd, i;
+
+	/* a partition has no queue/ of its own: its disk's is one level up */
+	for (i = 0; i < 2 && n < 0; i++) {
+		snprintf(path, sizeof(path), "/sys/dev/block/%u:%u/%squeue/%s",
+			 major(dev), minor(dev), i ? "../" : "", attr);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		n = read(fd, val, sizeof(val) - 1);
+		close(fd);
+	}
+	if (n <= 0)
+		return 0;
+	val[n] = '\0';
+	return strtoull(val, NULL, 10);
+}
+
+void backend_raise_lbs(struct backend *b, uint64_t bs, const char *name,
+		       const char *file)
+{
+	unsigned shift = 9;
+
+	while (shift < 12 && (1ULL << shift) < bs)
+		shift++;
+	if (b->conf.lbs_shift >= shift)
+		return;
+	if (b->conf.lbs_shift)
+		log_info("%s: %s takes %u-byte blocks: logical block size raised",
+			 name, file, 1U << shift);
+	b->conf.lbs_shift = shift;
 }

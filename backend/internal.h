@@ -5,7 +5,18 @@
 #ifndef SUBLK_BACKEND_INTERNAL_H
 #define SUBLK_BACKEND_INTERNAL_H
 
+#include <sys/ioctl.h>
+#include <sys/types.h>
+
 #include "backend.h"
+
+/* from <linux/fs.h>, which the build does not depend on */
+#ifndef BLKSSZGET
+#define BLKSSZGET	_IO(0x12, 104)
+#endif
+#ifndef BLKGETSIZE64
+#define BLKGETSIZE64	_IOR(0x12, 114, size_t)
+#endif
 
 /*
  * Largest discard / write-zeroes request any backend advertises: 2 GiB.
@@ -34,6 +45,16 @@ int backend_json_size(const struct backend *b, char *buf, size_t len);
  * do not fit in @len bytes.
  */
 int backend_json_str(char *buf, size_t len, const char *str);
+
+/* A number in the sysfs queue directory of block device @dev; 0 if none. */
+uint64_t backend_sysfs_queue(dev_t dev, const char *attr);
+
+/*
+ * Raise the logical block size to @bs, the least backing file @file takes;
+ * @name (the backend's) prefixes the note.
+ */
+void backend_raise_lbs(struct backend *b, uint64_t bs, const char *name,
+		       const char *file);
 
 static inline uint32_t backend_lbs(const struct backend *b)
 {

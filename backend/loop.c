@@ -21,19 +21,12 @@
 #include <unistd.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 
 #include "internal.h"
 #include "../uring/uring.h"
 #include "../ublk/log.h"
 
 /* from <linux/fs.h>, which the build does not depend on */
-#ifndef BLKSSZGET
-#define BLKSSZGET	_IO(0x12, 104)
-#endif
-#ifndef BLKGETSIZE64
-#define BLKGETSIZE64	_IOR(0x12, 114, size_t)
-#endif
 #ifndef BLKDISCARD
 #define BLKDISCARD	_IO(0x12, 119)
 #endif
@@ -43,44 +36,6 @@ struct loop {
 	int direct_io;
 	int discard_unsupported;	/* set once, by any queue thread */
 };
-
-/* A number in the sysfs queue directory of block device @dev; 0 if none. */
-static uint64_t loop_sysfs_queue(dev_t dev, const char *attr)
-{
-	char path[80], val[24];
-	ssize_t n = -1;
-	int fd, i;
-
-	/* a partition has no queue/ of its own: its disk's is one level up */
-	for (i = 0; i < 2 && n < 0; i++) {
-		snprintf(path, sizeof(path), "/sys/dev/block/%u:%u/%squeue/%s",
-			 major(dev), minor(dev), i ? "../" : "", attr);
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			continue;
-		n = read(fd, val, sizeof(val) - 1);
-		close(fd);
-	}
-	if (n <= 0)
-		return 0;
-	val[n] = '\0';
-	return strtoull(val, NULL, 10);
-}
-
-/* Raise the logical block size to @bs, the least the backing store takes. */
-static void loop_raise_lbs(struct backend *b, uint64_t bs)
-{
-	unsigned shift = 9;
-
-	while (shift < 12 && (1ULL << shift) < bs)
-		shift++;
-	if (b->conf.lbs_shift >= shift)
-		return;
-	if (b->conf.lbs_shift)
-		log_info("loop: %s takes %u-byte blocks: logical block size raised",
-			 b->conf.file, 1U << shift);
-	b->conf.lbs_shift = shift;
-}
 
 static void loop_set_discard(struct backend *b, const struct stat *st)
 {
@@ -92,8 +47,8 @@ static void loop_set_discard(struct backend *b, const struct stat *st)
 		/* a hole is punched a filesystem block at a time */
 		gran = st->st_blksize ? (uint64_t)st->st_blksize : 4096;
 	} else {
-		max = loop_sysfs_queue(st->st_rdev, "discard_max_bytes") >> 9;
-		gran = max ? loop_sysfs_queue(st->st_rdev, "discard_granularity") : 0;
+		max = backend_sysfs_queue(st->st_rdev, "discard_max_bytes") >> 9;
+		gran = max ? backend_sysfs_queue(st->st_rdev, "discard_granularity") : 0;
 		if (max > BACKEND_MAX_DISCARD_SECTORS)
 			max = BACKEND_MAX_DISCARD_SECTORS;
 	}
@@ -147,13 +102,14 @@ static int loop_open(struct backend *b)
 				     file, strerror(-ret));
 			goto err_close;
 		}
-		loop_raise_lbs(b, (uint64_t)ssz);
+		backend_raise_lbs(b, (uint64_t)ssz, "loop", file);
 	} else if (S_ISREG(st.st_mode)) {
 		size = (uint64_t)st.st_size;
 		/* O_DIRECT takes the alignment of the filesystem's disk */
 		if (direct)
-			loop_raise_lbs(b, loop_sysfs_queue(st.st_dev,
-							   "logical_block_size"));
+			backend_raise_lbs(b, backend_sysfs_queue(st.st_dev,
+								 "logical_block_size"),
+					  "loop", file);
 	} else {
 		ret = backend_fail(b, -EINVAL,
 				   "loop: %s is not a regular file or block device",

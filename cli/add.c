@@ -221,21 +221,26 @@ static void open_backend(struct backend *b, const struct add_opts *o)
 		die("%s", b->err[0] ? b->err : strerror(-ret));
 }
 
-/* The daemon runs in /: a relative backing file is made absolute here. */
+/* The daemon runs in /: relative backing files are made absolute here. */
 static void absolute_file(struct add_opts *o)
 {
+	unsigned i;
 	char *abs;
 
-	if (!o->conf.file || o->conf.file[0] == '/')
-		return;
-	abs = realpath(o->conf.file, NULL);
-	if (!abs)	/* the backend's open names the problem */
-		return;
-	if (strlen(abs) >= sizeof(o->file_buf))
-		die("file name too long: %s", abs);
-	strcpy(o->file_buf, abs);
-	o->conf.file = o->file_buf;
-	free(abs);
+	for (i = 0; i < o->conf.nr_files; i++) {
+		if (o->conf.files[i][0] == '/')
+			continue;
+		abs = realpath(o->conf.files[i], NULL);
+		if (!abs)	/* the backend's open names the problem */
+			continue;
+		if (strlen(abs) >= sizeof(o->file_buf[i]))
+			die("file name too long: %s", abs);
+		strcpy(o->file_buf[i], abs);
+		o->conf.files[i] = o->file_buf[i];
+		free(abs);
+	}
+	if (o->conf.nr_files)
+		o->conf.file = o->conf.files[0];
 }
 
 /* Likewise a relative socket path of nbd, which need not exist yet. */
@@ -286,7 +291,7 @@ int cli_add_device(struct add_opts *o, unsigned *id)
 	if ((o->flags & UBLK_F_SUPPORT_ZERO_COPY) && !b.zero_copy) {
 		if (b.ops->close)
 			b.ops->close(&b);
-		die("the %s backend needs the data in memory: zero copy (-z) works with null, loop and nbd",
+		die("the %s backend needs the data in memory: zero copy (-z) works with null, loop, stripe and nbd",
 		    b.ops->name);
 	}
 	return spawn_daemon(o, &b, id);

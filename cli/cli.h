@@ -123,7 +123,8 @@ struct add_opts {
 	int root_storage;		/* --root-storage: argv[0] "@...", kept at switch_root */
 	unsigned queues_asked;		/* -q before clamping to the CPUs */
 	const char *name;		/* the device table's NAME, or NULL */
-	char file_buf[4096];		/* conf.file points here once parsed */
+	/* every -f, in order: conf.files[i] (and conf.file, the first) point here */
+	char file_buf[BACKEND_MAX_FILES][4096];
 	char fault_buf[256];		/* conf.fault */
 	/* nbd: conf.nbd_* point here */
 	char nbd_unix[108];		/* a sockaddr_un's path */

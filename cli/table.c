@@ -143,9 +143,11 @@ int table_entry_opts(const struct table_entry *e, struct add_opts *o,
 		snprintf(err, errlen, "--foreground: up always detaches the daemon");
 		return -EINVAL;
 	}
-	if (o->conf.file && o->conf.file[0] != '/') {
+	for (i = 0; i < (int)o->conf.nr_files; i++) {
+		if (o->conf.files[i][0] == '/')
+			continue;
 		snprintf(err, errlen, "-f '%s': a table names files by absolute path",
-			 o->conf.file);
+			 o->conf.files[i]);
 		return -EINVAL;
 	}
 	o->name = e->name;

@@ -39,6 +39,9 @@
 /* The fixed-file slot of b->fd on every ring (slot 0 is /dev/ublkcN). */
 #define BACKEND_FIXED_FD	1
 
+/* The most -f a target takes (stripe's members). */
+#define BACKEND_MAX_FILES	8
+
 /* The tag of a target SQE that serves no one request (ublk_queue_get_sqe). */
 #define UBLK_TGT_NO_TAG		0xffff
 
@@ -49,9 +52,13 @@ struct ublk_queue;
  * itself reads only lbs_shift (SET_PARAMS).
  */
 struct backend_conf {
-	const char *type;	/* "null", "mem", "loop", "fault", "nbd" */
+	const char *type;	/* "null", "mem", "loop", "fault", "nbd", "stripe" */
 	uint64_t size;		/* bytes; 0 means the backend's default */
-	const char *file;	/* loop: -f */
+	const char *file;	/* loop: -f (the first, files[0]) */
+	/* stripe: every -f, in order, and --chunk_size (bytes; 0: 64 KiB) */
+	const char *files[BACKEND_MAX_FILES];
+	unsigned nr_files;
+	unsigned chunk_size;
 	int buffered_io;	/* loop: --buffered_io */
 	const char *fault;	/* fault: --fault SPEC */
 	unsigned lbs_shift;	/* logical block size shift, 9..12 */

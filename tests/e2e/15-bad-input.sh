@@ -4,6 +4,7 @@
 # no device, daemon or run file behind.
 # timeout: 180
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib-dev.sh"
 
 # expect_error "WORDS" ARGS...: sublk ARGS fails and says WORDS
 expect_error() {
@@ -36,7 +37,12 @@ expect_error "empty" add -t loop -f /tmp/empty.img
 expect_error "depth 0 is out of range" add -t null -d 0
 expect_error "depth 4097 is out of range" add -t null -d 4097
 expect_error "too many queues" add -t null -q 5000
-expect_error "zero copy (-z) works with null, loop and nbd" add -t mem -s 64M -z
+# the driver is asked first: without ZERO_COPY (before 6.15) that is the refusal
+if has_feature ZERO_COPY; then
+	expect_error "zero copy (-z) works with null, loop, stripe and nbd" add -t mem -s 64M -z
+else
+	expect_error "lacks ZERO_COPY (needs Linux 6.15 or newer)" add -t mem -s 64M -z
+fi
 expect_error "bad device id '-1'" del -n -1
 expect_error "unknown option '--bogus'" list --bogus
 expect_error "unexpected argument 'x'" list x

@@ -22,9 +22,22 @@ static int same_str(const char *a, const char *b, int empty_is_null)
 	return !a == !b && (!a || !strcmp(a, b));
 }
 
+static int same_files(const struct add_opts *a, const struct add_opts *b)
+{
+	unsigned i;
+
+	if (a->conf.nr_files != b->conf.nr_files ||
+	    a->conf.chunk_size != b->conf.chunk_size)
+		return 0;
+	for (i = 0; i < a->conf.nr_files; i++)
+		if (strcmp(a->conf.files[i], b->conf.files[i]))
+			return 0;
+	return 1;
+}
+
 static int same(const struct add_opts *a, const struct add_opts *b)
 {
-	return a->nr_queues == b->nr_queues && a->depth == b->depth &&
+	return same_files(a, b) && a->nr_queues == b->nr_queues && a->depth == b->depth &&
 	       a->max_io_buf_bytes == b->max_io_buf_bytes &&
 	       a->flags == b->flags && a->nr_threads == b->nr_threads &&
 	       a->per_io == b->per_io && a->conf.size == b->conf.size &&

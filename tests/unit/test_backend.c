@@ -14,10 +14,11 @@ static void test_table(void)
 	CHECK(backend_find("loop") == &backend_loop_ops);
 	CHECK(backend_find("fault") == &backend_fault_ops);
 	CHECK(backend_find("nbd") == &backend_nbd_ops);
+	CHECK(backend_find("stripe") == &backend_stripe_ops);
 	CHECK(backend_find("nbdx") == NULL);
 	CHECK(backend_find("") == NULL);
 	CHECK(backend_find(NULL) == NULL);
-	CHECK(!strcmp(backend_names(), "null mem loop fault nbd"));
+	CHECK(!strcmp(backend_names(), "null mem loop fault nbd stripe"));
 	CHECK(!strcmp(backend_null_ops.name, "null"));
 	CHECK(!strcmp(backend_mem_ops.name, "mem"));
 	CHECK(!strcmp(backend_loop_ops.name, "loop"));

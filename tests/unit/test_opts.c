@@ -163,6 +163,30 @@ int main(void)
 		CHECK_EQ(o2.root_storage, 1);
 		CHECK_EQ(opts_to_args(&o, bufs, args, 3), -E2BIG);
 	}
+	/* stripe: repeatable -f, --chunk_size, and what goes with what */
+	CHECK_EQ(P("-t", "stripe", "-f", "/a", "-f", "/b", "-f", "/c",
+		   "--chunk_size", "128K"), 0);
+	CHECK_EQ(o.conf.nr_files, 3);
+	CHECK(!strcmp(o.conf.files[0], "/a") && !strcmp(o.conf.files[2], "/c"));
+	CHECK(o.conf.file == o.conf.files[0]);
+	CHECK_EQ(o.conf.chunk_size, 128 << 10);
+	CHECK_EQ(P("-t", "stripe", "-f", "/a", "-f", "/b"), 0);
+	CHECK_EQ(o.conf.chunk_size, 0);		/* the backend's default */
+	CHECK(P("-t", "stripe", "-f", "/a") < 0);
+	CHECK(strstr(err, "two or more members") != NULL);
+	CHECK(P("-t", "stripe", "-f", "/a", "-f", "/b", "--chunk_size", "12288") < 0);
+	CHECK(strstr(err, "--chunk_size 12288 is not a power of two") != NULL);
+	CHECK(P("-t", "stripe", "-f", "/a", "-f", "/b", "--chunk_size", "2048") < 0);
+	CHECK(P("-t", "stripe", "-f", "/a", "-f", "/b", "--chunk_size", "2M") < 0);
+	CHECK(P("-t", "stripe", "-f", "/a", "-f", "/b", "--chunk_size", "x") < 0);
+	CHECK(strstr(err, "bad --chunk_size 'x'") != NULL);
+	CHECK(P("-t", "loop", "-f", "/a", "-f", "/b") < 0);
+	CHECK(strstr(err, "only -t stripe takes more than one") != NULL);
+	CHECK(P("-t", "loop", "-f", "/a", "--chunk_size", "4096") < 0);
+	CHECK(strstr(err, "--chunk_size goes with -t stripe") != NULL);
+	CHECK(P("-t", "stripe", "-f", "1", "-f", "2", "-f", "3", "-f", "4", "-f", "5",
+		"-f", "6", "-f", "7", "-f", "8", "-f", "9") < 0);
+	CHECK(strstr(err, "more than 8 -f") != NULL);
 	/* nbd: ublksrv's options and a URI; every mix that makes no sense refused */
 	CHECK_EQ(P("-t", "nbd", "--host", "example.org", "--port", "10810",
 		   "--export_name", "disk", "--read_only", "--timeout", "5",
@@ -248,6 +272,41 @@ int main(void)
 		CHECK(o2.conf.nbd_conns == 0 && o2.conf.nbd_timeout == 0);
 	}
 
+	{
+		struct add_opts o2;
+		char bufs[8][24], *args[RS_MAX_ARGS + 1];
+		int n;
+
+		CHECK_EQ(P("-t", "stripe", "-f", "/m0", "-f", "/m 1", "-f", "/m2",
+			   "-f", "/m3", "--chunk_size", "4096", "-z", "-q", "1",
+			   "--nthreads", "2", "--per_io_tasks", "-s", "1M"), 0);
+		args[0] = "add";
+		n = opts_to_args(&o, bufs, args + 1, RS_MAX_ARGS);
+		REQUIRE(n > 0);
+		CHECK_EQ(opts_parse_add(n + 1, args, &o2, err, sizeof(err)), 0);
+		CHECK_EQ(o2.conf.nr_files, 4);
+		CHECK(!strcmp(o2.conf.files[1], "/m 1"));
+		CHECK(!strcmp(o2.conf.files[3], "/m3"));
+		CHECK_EQ(o2.conf.chunk_size, 4096);
+		CHECK_EQ(o2.flags, o.flags);
+		CHECK(!strcmp(o2.conf.type, "stripe"));
+	}
+	/* saved options: every member must be absolute */
+	{
+		char *args[] = { "-t", "stripe", "-f", "/a", "-f", "b",
+				 "--chunk_size", "8192" };
+		struct run_state rs = { .nr_args = 8 };
+		unsigned i;
+
+		for (i = 0; i < 8; i++)
+			rs.args[i] = args[i];
+		CHECK(opts_from_state(&rs, &o, err, sizeof(err)) < 0);
+		CHECK(strstr(err, "backing file 'b' is not absolute") != NULL);
+		rs.args[5] = "/b";
+		CHECK_EQ(opts_from_state(&rs, &o, err, sizeof(err)), 0);
+		CHECK_EQ(o.conf.nr_files, 2);
+		CHECK_EQ(o.conf.chunk_size, 8192);
+	}
 	/* --help is not an error */
 	CHECK_EQ(P("-t", "null", "--help"), 1);
 
