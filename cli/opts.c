@@ -81,6 +81,12 @@ enum {
 	OPT_NBD_CONNS,
 	OPT_NBD_TIMEOUT,
 	OPT_READ_ONLY,
+	OPT_INTEGRITY_CAPABLE,
+	OPT_INTEGRITY_REFTAG,
+	OPT_METADATA_SIZE,
+	OPT_PI_OFFSET,
+	OPT_CSUM_TYPE,
+	OPT_TAG_SIZE,
 };
 
 static const struct option add_longopts[] = {
@@ -119,6 +125,12 @@ static const struct option add_longopts[] = {
 	{ "connections",		1, NULL, OPT_NBD_CONNS },
 	{ "timeout",			1, NULL, OPT_NBD_TIMEOUT },
 	{ "read_only",			0, NULL, OPT_READ_ONLY },
+	{ "integrity_capable",		0, NULL, OPT_INTEGRITY_CAPABLE },
+	{ "integrity_reftag",		0, NULL, OPT_INTEGRITY_REFTAG },
+	{ "metadata_size",		1, NULL, OPT_METADATA_SIZE },
+	{ "pi_offset",			1, NULL, OPT_PI_OFFSET },
+	{ "csum_type",			1, NULL, OPT_CSUM_TYPE },
+	{ "tag_size",			1, NULL, OPT_TAG_SIZE },
 	{ "help",			0, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -216,6 +228,83 @@ static int opts_check_nbd(struct add_opts *o, char *err, size_t errlen)
 	return 0;
 }
 
+/* --csum_type, as the kernel selftests' kublk spells them (crc64: nvme). */
+static const struct {
+	char name[8];
+	uint8_t type;
+	uint8_t pi_size;	/* bytes of the PI tuple */
+} csum_types[] = {
+	{ "none", LBMD_PI_CSUM_NONE, 0 },
+	{ "ip", LBMD_PI_CSUM_IP, 8 },
+	{ "t10dif", LBMD_PI_CSUM_CRC16_T10DIF, 8 },
+	{ "nvme", LBMD_PI_CSUM_CRC64_NVME, 16 },
+	{ "crc64", LBMD_PI_CSUM_CRC64_NVME, 16 },
+};
+
+#define NR_CSUM_TYPES	(sizeof(csum_types) / sizeof(csum_types[0]))
+
+/* A byte-sized option value (--metadata_size, --pi_offset, --tag_size). */
+static int opt_byte(const char *s, unsigned min, uint8_t *out)
+{
+	unsigned long v;
+
+	if (opts_parse_uint(s, 255, &v) < 0 || v < min)
+		return -EINVAL;
+	*out = (uint8_t)v;
+	return 0;
+}
+
+static int opt_csum_type(const char *s, uint8_t *out)
+{
+	unsigned i;
+
+	for (i = 0; i < NR_CSUM_TYPES; i++) {
+		if (!strcmp(s, csum_types[i].name)) {
+			*out = csum_types[i].type;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+static unsigned csum_pi_size(uint8_t type)
+{
+	unsigned i;
+
+	for (i = 0; i < NR_CSUM_TYPES; i++)
+		if (csum_types[i].type == type)
+			return csum_types[i].pi_size;
+	return 0;
+}
+
+/*
+ * The integrity profile: what the kernel would refuse, refused here with
+ * a reason.  Its metadata moves by user copy, which it turns on.
+ */
+static int opts_check_integrity(struct add_opts *o, char *err, size_t errlen)
+{
+	const struct backend_integrity *in = &o->conf.integrity;
+	const char *t = o->conf.type;
+
+	if (!in->metadata_size) {
+		if (in->flags || in->pi_offset || in->csum_type || in->tag_size)
+			return opt_err("--integrity_capable, --integrity_reftag, --pi_offset, --csum_type and --tag_size need --metadata_size");
+		return 0;
+	}
+	if (strcmp(t, "mem") && strcmp(t, "fault") && strcmp(t, "null"))
+		return opt_err("--metadata_size goes with -t mem, fault or null (the targets that keep or make up metadata)");
+	if (o->flags & (UBLK_F_SUPPORT_ZERO_COPY | UBLK_F_UNPRIVILEGED_DEV))
+		return opt_err("--metadata_size moves metadata by user copy: not with -z or --unprivileged");
+	if (in->csum_type == LBMD_PI_CSUM_NONE && (in->flags & LBMD_PI_CAP_REFTAG))
+		return opt_err("--integrity_reftag needs a --csum_type");
+	if (in->pi_offset + csum_pi_size(in->csum_type) > in->metadata_size)
+		return opt_err("the %u-byte PI at --pi_offset %u does not fit in --metadata_size %u",
+			       csum_pi_size(in->csum_type), in->pi_offset,
+			       in->metadata_size);
+	o->flags |= UBLK_F_INTEGRITY | UBLK_F_USER_COPY;
+	return 0;
+}
+
 static int opts_check(struct add_opts *o, char *err, size_t errlen)
 {
 	uint64_t lbs = 1ULL << o->conf.lbs_shift;
@@ -230,6 +319,8 @@ static int opts_check(struct add_opts *o, char *err, size_t errlen)
 		return opt_err("size %llu is not a multiple of the %llu-byte block size",
 			       (unsigned long long)o->conf.size,
 			       (unsigned long long)lbs);
+	if (opts_check_integrity(o, err, errlen))
+		return -EINVAL;
 	if ((o->flags & UBLK_F_UNPRIVILEGED_DEV) &&
 	    (o->flags & (UBLK_F_USER_COPY | UBLK_F_SUPPORT_ZERO_COPY | UBLK_F_USER_RECOVERY)))
 		return opt_err("--unprivileged devices cannot use --usercopy, --zerocopy or -r (the kernel refuses them)");
@@ -458,6 +549,30 @@ int opts_parse_add(int argc, char **argv, struct add_opts *o,
 			o->conf.read_only = 1;
 			o->nbd_given |= OPTS_NBD_OTHER;
 			break;
+		case OPT_INTEGRITY_CAPABLE:
+			o->conf.integrity.flags |= LBMD_PI_CAP_INTEGRITY;
+			break;
+		case OPT_INTEGRITY_REFTAG:
+			o->conf.integrity.flags |= LBMD_PI_CAP_REFTAG;
+			break;
+		case OPT_METADATA_SIZE:
+			if (opt_byte(optarg, 1, &o->conf.integrity.metadata_size))
+				return opt_err("bad --metadata_size '%s' (1 to 255 bytes a block)",
+					       optarg);
+			break;
+		case OPT_PI_OFFSET:
+			if (opt_byte(optarg, 0, &o->conf.integrity.pi_offset))
+				return opt_err("bad --pi_offset '%s' (0 to 255)", optarg);
+			break;
+		case OPT_TAG_SIZE:
+			if (opt_byte(optarg, 0, &o->conf.integrity.tag_size))
+				return opt_err("bad --tag_size '%s' (0 to 255)", optarg);
+			break;
+		case OPT_CSUM_TYPE:
+			if (opt_csum_type(optarg, &o->conf.integrity.csum_type))
+				return opt_err("bad --csum_type '%s' (none, ip, t10dif, nvme or crc64)",
+					       optarg);
+			break;
 		case OPT_FAULT:
 			if (strlen(optarg) >= sizeof(o->fault_buf))
 				return opt_err("--fault spec too long");
@@ -503,14 +618,14 @@ static const struct { char opt[3]; uint64_t flag; } flag_opts[] = {
 	{ "-e", UBLK_F_USER_RECOVERY_FAIL_IO },
 };
 
-int opts_to_args(const struct add_opts *o, char bufs[8][24], char **args,
+int opts_to_args(const struct add_opts *o, char bufs[OPTS_NUM_BUFS][24], char **args,
 		 int max)
 {
 	int n = 0, nb = 0;
 	unsigned i;
 
 #define ARG(s) do { if (n >= max) return -E2BIG; args[n++] = (char *)(s); } while (0)
-#define NUM(fmt, v) do { if (nb >= 8) return -E2BIG; snprintf(bufs[nb], 24, fmt, v); \
+#define NUM(fmt, v) do { if (nb >= OPTS_NUM_BUFS) return -E2BIG; snprintf(bufs[nb], 24, fmt, v); \
 			ARG(bufs[nb]); nb++; } while (0)
 	ARG("-t");
 	ARG(o->conf.type);
@@ -584,6 +699,25 @@ int opts_to_args(const struct add_opts *o, char bufs[8][24], char **args,
 	}
 	if (o->conf.read_only)
 		ARG("--read_only");
+	if (o->conf.integrity.metadata_size) {
+		const struct backend_integrity *in = &o->conf.integrity;
+
+		ARG("--metadata_size");
+		NUM("%u", in->metadata_size);
+		ARG("--pi_offset");
+		NUM("%u", in->pi_offset);
+		ARG("--tag_size");
+		NUM("%u", in->tag_size);
+		ARG("--csum_type");
+		for (i = 0; i < NR_CSUM_TYPES; i++)
+			if (csum_types[i].type == in->csum_type)
+				break;
+		ARG(i < NR_CSUM_TYPES ? csum_types[i].name : "none");
+		if (in->flags & LBMD_PI_CAP_INTEGRITY)
+			ARG("--integrity_capable");
+		if (in->flags & LBMD_PI_CAP_REFTAG)
+			ARG("--integrity_reftag");
+	}
 	if (o->trace)
 		ARG("--trace-marker");
 	if (o->root_storage)

@@ -143,7 +143,7 @@ int main(void)
 	/* the canonical form reads back to the same settings */
 	{
 		struct add_opts o2;
-		char bufs[8][24], *args[RS_MAX_ARGS + 1];
+		char bufs[OPTS_NUM_BUFS][24], *args[RS_MAX_ARGS + 1];
 		int n;
 
 		CHECK_EQ(P("-t", "loop", "-f", "/a b\n\"c", "-q", "1", "-d", "64",
