@@ -50,9 +50,11 @@ cmp "$TEST_TMP/data" <(dd if=/dev/ublkb"$id" bs=1M skip=8 count=4 iflag=direct s
 sublk_del "$id"
 echo "ok type 1 CRC profile in sysfs; fio verify and dd+cmp through the kernel's PI checks"
 
-# 2. 4 KiB blocks, CRC64 (NVMe) PI with an 8-byte tag, in 16 bytes of metadata.
+# 2. 4 KiB blocks, CRC64 (NVMe) PI with an 8-byte tag, in 16 bytes of
+# metadata; batch I/O commands, whose requests take the same copy path.
+if has_feature BATCH_IO; then batch=-b; else batch=; fi
 id=$(sublk_add -t mem -s 64M --logical_block_size 4096 --metadata_size 16 \
-	--csum_type nvme --tag_size 8) || fail "add mem with a CRC64 profile failed"
+	--csum_type nvme --tag_size 8 $batch) || fail "add mem with a CRC64 profile ($batch) failed"
 wait_for_path /dev/ublkb"$id" 10 || fail "no /dev/ublkb$id"
 profile "$id" format EXT-DIF-TYPE3-CRC64
 profile "$id" tag_size 8
