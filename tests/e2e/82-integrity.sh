@@ -94,6 +94,8 @@ fi
 grep -q -e "Invalid or incomplete multibyte" -e "Input/output error" "$TEST_TMP/dd.err" ||
 	{ cat "$TEST_TMP/dd.err" >&2; fail "fault: the read failed, but not with EILSEQ or EIO"; }
 echo "read of block 100: $(head -n 1 "$TEST_TMP/dd.err")"
+dmesg | grep -q "ublkb$id: guard tag error at sector 100 " ||
+	fail "fault: the kernel did not report a guard tag error at sector 100"
 dd if=/dev/ublkb"$id" of=/dev/null bs=1M count=1 iflag=direct status=none 2> /dev/null &&
 	fail "fault: a 1 MiB read covering the corrupted block succeeded"
 cmp -n $((100 * 512)) "$TEST_TMP/data" \
