@@ -158,6 +158,17 @@ int opts_to_args(const struct add_opts *o, char bufs[OPTS_NUM_BUFS][24], char **
 /* The options saved in @s, checked as a command line would be. */
 int opts_from_state(const struct run_state *s, struct add_opts *o,
 		    char *err, size_t errlen);
+/*
+ * Integrity options (opts_integrity.c): one of them, by its long @name,
+ * into @in; then the check of what the kernel would refuse, which turns
+ * on INTEGRITY and the user copy its metadata moves by.  0 or -EINVAL
+ * with a one-line reason.
+ */
+int opts_integrity_opt(struct backend_integrity *in, const char *name,
+		       const char *arg, char *err, size_t errlen);
+int opts_check_integrity(struct add_opts *o, char *err, size_t errlen);
+/* The --csum_type name of LBMD_PI_CSUM_* @type. */
+const char *opts_csum_name(uint8_t type);
 /* "4096", "512K", "2M", "1G", "1T" (powers of 1024); decimal only. */
 int opts_parse_size(const char *s, uint64_t *out);
 int opts_parse_uint(const char *s, unsigned long max, unsigned long *out);

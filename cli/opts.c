@@ -228,83 +228,6 @@ static int opts_check_nbd(struct add_opts *o, char *err, size_t errlen)
 	return 0;
 }
 
-/* --csum_type, as the kernel selftests' kublk spells them (crc64: nvme). */
-static const struct {
-	char name[8];
-	uint8_t type;
-	uint8_t pi_size;	/* bytes of the PI tuple */
-} csum_types[] = {
-	{ "none", LBMD_PI_CSUM_NONE, 0 },
-	{ "ip", LBMD_PI_CSUM_IP, 8 },
-	{ "t10dif", LBMD_PI_CSUM_CRC16_T10DIF, 8 },
-	{ "nvme", LBMD_PI_CSUM_CRC64_NVME, 16 },
-	{ "crc64", LBMD_PI_CSUM_CRC64_NVME, 16 },
-};
-
-#define NR_CSUM_TYPES	(sizeof(csum_types) / sizeof(csum_types[0]))
-
-/* A byte-sized option value (--metadata_size, --pi_offset, --tag_size). */
-static int opt_byte(const char *s, unsigned min, uint8_t *out)
-{
-	unsigned long v;
-
-	if (opts_parse_uint(s, 255, &v) < 0 || v < min)
-		return -EINVAL;
-	*out = (uint8_t)v;
-	return 0;
-}
-
-static int opt_csum_type(const char *s, uint8_t *out)
-{
-	unsigned i;
-
-	for (i = 0; i < NR_CSUM_TYPES; i++) {
-		if (!strcmp(s, csum_types[i].name)) {
-			*out = csum_types[i].type;
-			return 0;
-		}
-	}
-	return -EINVAL;
-}
-
-static unsigned csum_pi_size(uint8_t type)
-{
-	unsigned i;
-
-	for (i = 0; i < NR_CSUM_TYPES; i++)
-		if (csum_types[i].type == type)
-			return csum_types[i].pi_size;
-	return 0;
-}
-
-/*
- * The integrity profile: what the kernel would refuse, refused here with
- * a reason.  Its metadata moves by user copy, which it turns on.
- */
-static int opts_check_integrity(struct add_opts *o, char *err, size_t errlen)
-{
-	const struct backend_integrity *in = &o->conf.integrity;
-	const char *t = o->conf.type;
-
-	if (!in->metadata_size) {
-		if (in->flags || in->pi_offset || in->csum_type || in->tag_size)
-			return opt_err("--integrity_capable, --integrity_reftag, --pi_offset, --csum_type and --tag_size need --metadata_size");
-		return 0;
-	}
-	if (strcmp(t, "mem") && strcmp(t, "fault") && strcmp(t, "null"))
-		return opt_err("--metadata_size goes with -t mem, fault or null (the targets that keep or make up metadata)");
-	if (o->flags & (UBLK_F_SUPPORT_ZERO_COPY | UBLK_F_UNPRIVILEGED_DEV))
-		return opt_err("--metadata_size moves metadata by user copy: not with -z or --unprivileged");
-	if (in->csum_type == LBMD_PI_CSUM_NONE && (in->flags & LBMD_PI_CAP_REFTAG))
-		return opt_err("--integrity_reftag needs a --csum_type");
-	if (in->pi_offset + csum_pi_size(in->csum_type) > in->metadata_size)
-		return opt_err("the %u-byte PI at --pi_offset %u does not fit in --metadata_size %u",
-			       csum_pi_size(in->csum_type), in->pi_offset,
-			       in->metadata_size);
-	o->flags |= UBLK_F_INTEGRITY | UBLK_F_USER_COPY;
-	return 0;
-}
-
 static int opts_check(struct add_opts *o, char *err, size_t errlen)
 {
 	uint64_t lbs = 1ULL << o->conf.lbs_shift;
@@ -550,28 +473,14 @@ int opts_parse_add(int argc, char **argv, struct add_opts *o,
 			o->nbd_given |= OPTS_NBD_OTHER;
 			break;
 		case OPT_INTEGRITY_CAPABLE:
-			o->conf.integrity.flags |= LBMD_PI_CAP_INTEGRITY;
-			break;
 		case OPT_INTEGRITY_REFTAG:
-			o->conf.integrity.flags |= LBMD_PI_CAP_REFTAG;
-			break;
 		case OPT_METADATA_SIZE:
-			if (opt_byte(optarg, 1, &o->conf.integrity.metadata_size))
-				return opt_err("bad --metadata_size '%s' (1 to 255 bytes a block)",
-					       optarg);
-			break;
 		case OPT_PI_OFFSET:
-			if (opt_byte(optarg, 0, &o->conf.integrity.pi_offset))
-				return opt_err("bad --pi_offset '%s' (0 to 255)", optarg);
-			break;
 		case OPT_TAG_SIZE:
-			if (opt_byte(optarg, 0, &o->conf.integrity.tag_size))
-				return opt_err("bad --tag_size '%s' (0 to 255)", optarg);
-			break;
 		case OPT_CSUM_TYPE:
-			if (opt_csum_type(optarg, &o->conf.integrity.csum_type))
-				return opt_err("bad --csum_type '%s' (none, ip, t10dif, nvme or crc64)",
-					       optarg);
+			if (opts_integrity_opt(&o->conf.integrity, opt_name(c), optarg,
+					       err, errlen))
+				return -EINVAL;
 			break;
 		case OPT_FAULT:
 			if (strlen(optarg) >= sizeof(o->fault_buf))
@@ -709,10 +618,7 @@ int opts_to_args(const struct add_opts *o, char bufs[OPTS_NUM_BUFS][24], char **
 		ARG("--tag_size");
 		NUM("%u", in->tag_size);
 		ARG("--csum_type");
-		for (i = 0; i < NR_CSUM_TYPES; i++)
-			if (csum_types[i].type == in->csum_type)
-				break;
-		ARG(i < NR_CSUM_TYPES ? csum_types[i].name : "none");
+		ARG(opts_csum_name(in->csum_type));
 		if (in->flags & LBMD_PI_CAP_INTEGRITY)
 			ARG("--integrity_capable");
 		if (in->flags & LBMD_PI_CAP_REFTAG)
