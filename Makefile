@@ -131,7 +131,7 @@ $(BUILD)/%.o: %.c $(HDR) Makefile | $(LIBC_DEP)
 	@echo "  CC      $<"
 	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
 
-build/tests/%: tests/unit/%.c $(TEST_LIB_SRC) $(HDR) tests/unit/unit.h
+build/tests/%: tests/unit/%.c $(TEST_LIB_SRC) $(HDR) tests/unit/unit.h tests/unit/fake_queue.h
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@"
 	$(Q)$(HOSTCC) $(TEST_CFLAGS) -o $@ $< $(TEST_LIB_SRC) $(TEST_EXTRA_SRC) -pthread

@@ -191,11 +191,15 @@ static inline int json(const struct backend *b, char *out, size_t len)
 	return n;
 }
 
-/* A ring with the backend's file as fixed file BACKEND_FIXED_FD. */
+/*
+ * A zeroed fake queue whose ring has the backend's file as fixed file
+ * BACKEND_FIXED_FD (its tags' state is read, so it must start clean).
+ */
 static inline void queue_init(struct ublk_queue *q, const struct backend *b)
 {
 	int fds[2] = { -1, b->fd };
 
+	memset(q, 0, sizeof(*q));
 	REQUIRE(uring_init(&q->ring, 32, 0) == 0);
 	REQUIRE(uring_register_files(&q->ring, fds, 2) == 0);
 }
