@@ -86,7 +86,7 @@ UBLK_SRC    := ublk/ctrl.c ublk/dev.c ublk/thread.c ublk/batch.c ublk/queue.c ub
 BACKEND_SRC := backend/backend.c backend/null.c backend/mem.c backend/loop.c backend/stripe.c backend/fault.c \
 	       backend/nbd_proto.c backend/nbd_handshake.c backend/nbd_uri.c \
 	       backend/nbd.c backend/nbd_conn.c backend/nbd_io.c backend/nbd_sock.c
-CLI_SRC     := main.c cli/add.c cli/daemon.c cli/del.c cli/list.c cli/features.c cli/opts.c cli/ctl.c \
+CLI_SRC     := main.c cli/add.c cli/daemon.c cli/del.c cli/list.c cli/features.c cli/opts.c cli/opts_integrity.c cli/ctl.c \
 	       cli/util.c cli/daemonid.c cli/table.c cli/disk.c cli/up.c
 RUNSTATE_SRC := cli/runstate.c cli/runstate_dir.c cli/runstate_pid.c
 CLI_SRC     += $(RUNSTATE_SRC)
@@ -97,7 +97,7 @@ HDR := $(wildcard */*.h *.h)
 UNIT_TESTS := $(patsubst tests/unit/%.c,build/tests/%,$(wildcard tests/unit/test_*.c))
 TEST_CFLAGS := -O1 -g $(WARN) -std=gnu11 -D_GNU_SOURCE -fsanitize=address,undefined \
 	       -fno-sanitize-recover=undefined -fno-omit-frame-pointer
-TEST_LIB_SRC := $(URING_SRC) $(BACKEND_SRC) ublk/log.c cli/opts.c cli/table.c tests/unit/queue_stub.c
+TEST_LIB_SRC := $(URING_SRC) $(BACKEND_SRC) ublk/log.c cli/opts.c cli/opts_integrity.c cli/table.c tests/unit/queue_stub.c
 TEST_LIB_SRC += $(RUNSTATE_SRC)
 
 # Fuzz harnesses (libFuzzer, clang): tests/fuzz/fuzz_NAME.c.  `make fuzz`
@@ -131,7 +131,7 @@ $(BUILD)/%.o: %.c $(HDR) Makefile | $(LIBC_DEP)
 	@echo "  CC      $<"
 	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
 
-build/tests/%: tests/unit/%.c $(TEST_LIB_SRC) $(HDR) tests/unit/unit.h
+build/tests/%: tests/unit/%.c $(TEST_LIB_SRC) $(HDR) tests/unit/unit.h tests/unit/fake_queue.h
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@"
 	$(Q)$(HOSTCC) $(TEST_CFLAGS) -o $@ $< $(TEST_LIB_SRC) $(TEST_EXTRA_SRC) -pthread

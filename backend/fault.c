@@ -19,6 +19,13 @@
  *                 killed, or the device stopped, to get past it
  *   stall_op=OP   stall_nth counts only requests of OP
  *   die_nth=N     the daemon kills itself (SIGKILL) when the Nth arrives
+ *   corrupt_pi=B  integrity: every read of logical block B (from 0) gets
+ *                 its protection information with the guard tag flipped,
+ *                 as if the stored copy had rotted, so the block layer's
+ *                 check fails the read; other blocks read back intact.
+ *                 Blocks never written carry the escape tag, which the
+ *                 block layer does not check, nor does it check a
+ *                 profile without a checksum (csum_type none)
  *
  * N counts from 1 across all queues, in the order requests reach the
  * daemon.  stall_nth and die_nth count every request, fail_nth only
@@ -48,6 +55,8 @@ struct fault {
 	uint32_t fail_nth;
 	uint32_t stall_nth;
 	uint32_t die_nth;
+	uint32_t corrupt_pi;		/* a logical block, if corrupt_pi_set */
+	int corrupt_pi_set;
 	uint64_t nr_reqs;		/* requests seen, by every queue */
 	uint64_t nr_fail_reqs;		/* those of them of fail_op */
 	uint64_t nr_stall_reqs;		/* those of them of stall_op */
@@ -64,6 +73,7 @@ static const struct fault_key {
 	{ "fail_all", offsetof(struct fault, fail_all), 0, 1 },
 	{ "stall_nth", offsetof(struct fault, stall_nth), 1, UINT32_MAX },
 	{ "die_nth", offsetof(struct fault, die_nth), 1, UINT32_MAX },
+	{ "corrupt_pi", offsetof(struct fault, corrupt_pi), 0, UINT32_MAX },
 };
 
 static const char *const fault_op_names[] = {
@@ -137,10 +147,12 @@ static int fault_parse_item(struct backend *b, struct fault *f,
 					    "fault: bad --fault item '%.*s': not a number from %u to %u",
 					    (int)n, item, k->min, k->max);
 		*(uint32_t *)((char *)f + k->offset) = (uint32_t)v;
+		if (k->offset == offsetof(struct fault, corrupt_pi))
+			f->corrupt_pi_set = 1;
 		return 0;
 	}
 	return backend_fail(b, -EINVAL,
-			    "fault: bad --fault item '%.*s': no such fault (delay_ms fail_nth fail_all fail_op stall_nth stall_op die_nth)",
+			    "fault: bad --fault item '%.*s': no such fault (delay_ms fail_nth fail_all fail_op stall_nth stall_op die_nth corrupt_pi)",
 			    (int)n, item);
 }
 
@@ -166,6 +178,15 @@ static int fault_parse(struct backend *b, struct fault *f)
 		return backend_fail(b, -EINVAL,
 				    "fault: bad --fault item 'fail_op=%s': without fail_nth or fail_all",
 				    fault_op_names[f->fail_op]);
+	if (f->corrupt_pi_set && !b->conf.integrity.metadata_size)
+		return backend_fail(b, -EINVAL,
+				    "fault: bad --fault item 'corrupt_pi=%u': the device has no integrity profile (--metadata_size)",
+				    f->corrupt_pi);
+	if (f->corrupt_pi_set && f->corrupt_pi >= b->size >> b->conf.lbs_shift)
+		return backend_fail(b, -EINVAL,
+				    "fault: bad --fault item 'corrupt_pi=%u': past the last block, %llu",
+				    f->corrupt_pi,
+				    (unsigned long long)(b->size >> b->conf.lbs_shift) - 1);
 	return 0;
 }
 
@@ -187,7 +208,8 @@ static int fault_open(struct backend *b)
 
 	f->mem = (struct backend){
 		.ops = &backend_mem_ops,
-		.conf = { .size = b->size, .lbs_shift = b->conf.lbs_shift },
+		.conf = { .size = b->size, .lbs_shift = b->conf.lbs_shift,
+			  .integrity = b->conf.integrity },
 	};
 	ret = backend_mem_ops.open(&f->mem);
 	if (ret) {
@@ -241,6 +263,30 @@ static int fault_fails(struct fault *f, unsigned op, unsigned tag)
 	return 1;
 }
 
+/* corrupt_pi: flip block corrupt_pi's guard tag if this read returns it. */
+static void fault_corrupt_pi(const struct backend *b, const struct fault *f,
+			     struct ublk_queue *q, unsigned tag,
+			     const struct ublksrv_io_desc *iod)
+{
+	const struct backend_integrity *in = &b->conf.integrity;
+	const unsigned shift = b->conf.lbs_shift;
+	const uint64_t first = (iod->start_sector << 9) >> shift;
+	const uint64_t n = ((uint64_t)iod->nr_sectors << 9) >> shift;
+	unsigned char *meta;
+	size_t len, at;
+
+	if (!f->corrupt_pi_set || f->corrupt_pi < first ||
+	    f->corrupt_pi >= first + n)
+		return;
+	meta = ublk_queue_meta(q, tag, &len);
+	at = (size_t)(f->corrupt_pi - first) * in->metadata_size + in->pi_offset;
+	if (!meta || at >= len)
+		return;
+	meta[at] ^= 0xff;	/* the guard tag leads the PI tuple */
+	log_info("fault: corrupting the PI of block %u (tag %u)", f->corrupt_pi,
+		 tag);
+}
+
 static int fault_queue_io(struct backend *b, struct ublk_queue *q,
 			  unsigned tag, const struct ublksrv_io_desc *iod,
 			  void *buf)
@@ -273,6 +319,8 @@ static int fault_queue_io(struct backend *b, struct ublk_queue *q,
 		ret = -EIO;
 	else
 		ret = backend_mem_ops.queue_io(&f->mem, q, tag, iod, buf);
+	if (ret > 0 && op == UBLK_IO_OP_READ)
+		fault_corrupt_pi(b, f, q, tag, iod);
 	if (!f->delay_ms)
 		return ret;
 

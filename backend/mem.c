@@ -7,19 +7,55 @@
  * The mapping reserves address space for growth (update_size) beyond the
  * device's size; only the kernel's capacity limits what is used.
  *
- * Queue threads serve disjoint requests on the same mapping; the only
- * state, the mapping's address, never changes after open().
+ * With an integrity profile (--metadata_size) each logical block's
+ * metadata lives in a second such mapping, stored inverted: memory never
+ * written, or handed back by a discard, reads as all ones, the escape
+ * value whose PI the block layer does not check, as an NVMe drive's
+ * deallocated blocks read.
+ *
+ * Queue threads serve disjoint requests on the same mappings; the state,
+ * their addresses, never changes after open().
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/mman.h>
 
 #include "internal.h"
 
+struct mem {
+	char *data;		/* max_size bytes */
+	char *meta;		/* integrity: metadata, inverted; or NULL */
+	size_t meta_max;	/* its length: metadata of max_size bytes */
+};
+
+static void *mem_map(size_t len)
+{
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+/* The metadata of [0, max_size), beside the data. */
+static int mem_map_meta(struct backend *b, struct mem *m)
+{
+	const unsigned msize = b->conf.integrity.metadata_size;
+
+	if (!msize)
+		return 0;
+	m->meta_max = (size_t)(b->max_size >> b->conf.lbs_shift) * msize;
+	m->meta = mem_map(m->meta_max);
+	if (!m->meta)
+		return backend_fail(b, -ENOMEM, "mem: cannot map %zu bytes of metadata",
+				    m->meta_max);
+	return 0;
+}
+
 static int mem_open(struct backend *b)
 {
-	void *base;
+	struct mem *m;
 	int ret;
 
 	if (!b->conf.size)
@@ -36,20 +72,28 @@ static int mem_open(struct backend *b)
 		      b->size * 4 : b->size + (1ULL << 30);
 	if (b->max_size / 4 != b->size && b->max_size != b->size + (1ULL << 30))
 		b->max_size = b->size;
-	base = mmap(NULL, b->max_size, PROT_READ | PROT_WRITE,
-		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (base == MAP_FAILED) {
+	m = calloc(1, sizeof(*m));
+	if (!m)
+		return backend_fail(b, -ENOMEM, "mem: out of memory");
+	m->data = mem_map(b->max_size);
+	if (!m->data) {
 		b->max_size = b->size;
-		base = mmap(NULL, b->size, PROT_READ | PROT_WRITE,
-			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		m->data = mem_map(b->size);
 	}
-	if (base == MAP_FAILED) {
+	if (!m->data) {
 		ret = -errno;
+		free(m);
 		return backend_fail(b, ret, "mem: cannot map %llu bytes: %s",
 				    (unsigned long long)b->size, strerror(-ret));
 	}
+	ret = mem_map_meta(b, m);
+	if (ret) {
+		munmap(m->data, b->max_size);
+		free(m);
+		return ret;
+	}
 
-	b->priv = base;
+	b->priv = m;
 	b->fd = -1;
 	b->attrs = 0;	/* no volatile cache: a write is as durable as it gets */
 	b->discard_granularity = 4096;
@@ -60,8 +104,14 @@ static int mem_open(struct backend *b)
 
 static void mem_close(struct backend *b)
 {
-	if (b->priv)
-		munmap(b->priv, b->max_size);
+	struct mem *m = b->priv;
+
+	if (!m)
+		return;
+	munmap(m->data, b->max_size);
+	if (m->meta)
+		munmap(m->meta, m->meta_max);
+	free(m);
 	b->priv = NULL;
 }
 
@@ -88,13 +138,58 @@ static void mem_zero(char *base, uint64_t off, uint64_t len)
 	memset(base + end, 0, off + len - end);
 }
 
+/* Copy @len bytes of metadata, inverting them (see the top of the file). */
+static void mem_meta_copy(unsigned char *dst, const unsigned char *src,
+			  size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		dst[i] = (unsigned char)~src[i];
+}
+
+/*
+ * Integrity: move the metadata of a read or write of @len bytes at @off
+ * between the store and the request's metadata buffer; for discard and
+ * write-zeroes forget it (back to all ones).
+ */
+static void mem_meta_io(struct backend *b, struct ublk_queue *q, unsigned tag,
+			unsigned op, uint64_t off, uint64_t len)
+{
+	const struct mem *m = b->priv;
+	const unsigned shift = b->conf.lbs_shift;
+	const unsigned msize = b->conf.integrity.metadata_size;
+	size_t moff = (size_t)(off >> shift) * msize;
+	size_t mlen = (size_t)(len >> shift) * msize, have;
+	unsigned char *meta;
+
+	if (!m->meta)
+		return;
+	if (op == UBLK_IO_OP_DISCARD || op == UBLK_IO_OP_WRITE_ZEROES) {
+		mem_zero(m->meta, moff, mlen);
+		return;
+	}
+	meta = ublk_queue_meta(q, tag, &have);
+	if (!meta || have < mlen) {
+		/* a write without metadata leaves its blocks' unknown: all ones */
+		if (op == UBLK_IO_OP_WRITE)
+			mem_zero(m->meta, moff, mlen);
+		return;
+	}
+	if (op == UBLK_IO_OP_READ)
+		mem_meta_copy(meta, (unsigned char *)m->meta + moff, mlen);
+	else
+		mem_meta_copy((unsigned char *)m->meta + moff, meta, mlen);
+}
+
 static int mem_queue_io(struct backend *b, struct ublk_queue *q, unsigned tag,
 			const struct ublksrv_io_desc *iod, void *buf)
 {
 	const unsigned op = ublksrv_get_op(iod);
 	const uint64_t off = iod->start_sector << 9;
 	const uint64_t len = (uint64_t)iod->nr_sectors << 9;
-	char *base = b->priv;
+	const struct mem *m = b->priv;
+	char *base = m->data;
 
 	if (op == UBLK_IO_OP_FLUSH)
 		return 0;
@@ -106,15 +201,18 @@ static int mem_queue_io(struct backend *b, struct ublk_queue *q, unsigned tag,
 		if (!buf)
 			return -EINVAL;
 		memcpy(buf, base + off, len);
+		mem_meta_io(b, q, tag, op, off, len);
 		return (int)len;
 	case UBLK_IO_OP_WRITE:
 		if (!buf)
 			return -EINVAL;
 		memcpy(base + off, buf, len);
+		mem_meta_io(b, q, tag, op, off, len);
 		return (int)len;
 	case UBLK_IO_OP_DISCARD:
 	case UBLK_IO_OP_WRITE_ZEROES:
 		mem_zero(base, off, len);
+		mem_meta_io(b, q, tag, op, off, len);
 		return 0;
 	default:
 		return -EOPNOTSUPP;

@@ -2,9 +2,12 @@
 /*
  * null: a device that stores nothing and finishes every request at once.
  * Reads leave the buffer as it is, as ublksrv's null target does: the
- * point is measuring the ublk path, not memset.
+ * point is measuring the ublk path, not memset.  With an integrity
+ * profile a read's metadata is all ones, the escape value whose PI the
+ * block layer does not check.
  */
 #include <errno.h>
+#include <string.h>
 
 #include "internal.h"
 
@@ -37,8 +40,15 @@ static int null_queue_io(struct backend *b, struct ublk_queue *q,
 			 unsigned tag, const struct ublksrv_io_desc *iod,
 			 void *buf)
 {
+	unsigned char *meta;
+	size_t len;
+
 	switch (ublksrv_get_op(iod)) {
 	case UBLK_IO_OP_READ:
+		meta = ublk_queue_meta(q, tag, &len);
+		if (meta)
+			memset(meta, 0xff, len);
+		return (int)(iod->nr_sectors << 9);
 	case UBLK_IO_OP_WRITE:
 		return (int)(iod->nr_sectors << 9);
 	case UBLK_IO_OP_FLUSH:

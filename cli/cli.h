@@ -147,16 +147,29 @@ int opts_parse_add(int argc, char **argv, struct add_opts *o,
 		   char *err, size_t errlen);
 /* The ADD_DEV request the options describe (dev_id -1: any). */
 void opts_dev_info(const struct add_opts *o, struct ublksrv_ctrl_dev_info *info);
+/* Numbers opts_to_args may need to print: one buffer each. */
+#define OPTS_NUM_BUFS	12
 /*
  * The options as a canonical `add` argument list that opts_parse_add
  * reads back to the same settings; strings point into @o.  Returns the
  * count, or -E2BIG when more than @max would be needed.
  */
-int opts_to_args(const struct add_opts *o, char bufs[8][24], char **args,
+int opts_to_args(const struct add_opts *o, char bufs[OPTS_NUM_BUFS][24], char **args,
 		 int max);
 /* The options saved in @s, checked as a command line would be. */
 int opts_from_state(const struct run_state *s, struct add_opts *o,
 		    char *err, size_t errlen);
+/*
+ * Integrity options (opts_integrity.c): one of them, by its long @name,
+ * into @in; then the check of what the kernel would refuse, which turns
+ * on INTEGRITY and the user copy its metadata moves by.  0 or -EINVAL
+ * with a one-line reason.
+ */
+int opts_integrity_opt(struct backend_integrity *in, const char *name,
+		       const char *arg, char *err, size_t errlen);
+int opts_check_integrity(struct add_opts *o, char *err, size_t errlen);
+/* The --csum_type name of LBMD_PI_CSUM_* @type. */
+const char *opts_csum_name(uint8_t type);
 /* "4096", "512K", "2M", "1G", "1T" (powers of 1024); decimal only. */
 int opts_parse_size(const char *s, uint64_t *out);
 int opts_parse_uint(const char *s, unsigned long max, unsigned long *out);

@@ -82,6 +82,12 @@ enum {
 	OPT_NBD_TIMEOUT,
 	OPT_READ_ONLY,
 	OPT_CHUNK_SIZE,
+	OPT_INTEGRITY_CAPABLE,
+	OPT_INTEGRITY_REFTAG,
+	OPT_METADATA_SIZE,
+	OPT_PI_OFFSET,
+	OPT_CSUM_TYPE,
+	OPT_TAG_SIZE,
 };
 
 static const struct option add_longopts[] = {
@@ -121,6 +127,12 @@ static const struct option add_longopts[] = {
 	{ "timeout",			1, NULL, OPT_NBD_TIMEOUT },
 	{ "read_only",			0, NULL, OPT_READ_ONLY },
 	{ "chunk_size",			1, NULL, OPT_CHUNK_SIZE },
+	{ "integrity_capable",		0, NULL, OPT_INTEGRITY_CAPABLE },
+	{ "integrity_reftag",		0, NULL, OPT_INTEGRITY_REFTAG },
+	{ "metadata_size",		1, NULL, OPT_METADATA_SIZE },
+	{ "pi_offset",			1, NULL, OPT_PI_OFFSET },
+	{ "csum_type",			1, NULL, OPT_CSUM_TYPE },
+	{ "tag_size",			1, NULL, OPT_TAG_SIZE },
 	{ "help",			0, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -253,6 +265,8 @@ static int opts_check(struct add_opts *o, char *err, size_t errlen)
 		return opt_err("size %llu is not a multiple of the %llu-byte block size",
 			       (unsigned long long)o->conf.size,
 			       (unsigned long long)lbs);
+	if (opts_check_integrity(o, err, errlen))
+		return -EINVAL;
 	if ((o->flags & UBLK_F_UNPRIVILEGED_DEV) &&
 	    (o->flags & (UBLK_F_USER_COPY | UBLK_F_SUPPORT_ZERO_COPY | UBLK_F_USER_RECOVERY)))
 		return opt_err("--unprivileged devices cannot use --usercopy, --zerocopy or -r (the kernel refuses them)");
@@ -492,6 +506,16 @@ int opts_parse_add(int argc, char **argv, struct add_opts *o,
 			o->conf.read_only = 1;
 			o->nbd_given |= OPTS_NBD_OTHER;
 			break;
+		case OPT_INTEGRITY_CAPABLE:
+		case OPT_INTEGRITY_REFTAG:
+		case OPT_METADATA_SIZE:
+		case OPT_PI_OFFSET:
+		case OPT_TAG_SIZE:
+		case OPT_CSUM_TYPE:
+			if (opts_integrity_opt(&o->conf.integrity, opt_name(c), optarg,
+					       err, errlen))
+				return -EINVAL;
+			break;
 		case OPT_FAULT:
 			if (strlen(optarg) >= sizeof(o->fault_buf))
 				return opt_err("--fault spec too long");
@@ -538,14 +562,14 @@ static const struct { char opt[3]; uint64_t flag; } flag_opts[] = {
 	{ "-e", UBLK_F_USER_RECOVERY_FAIL_IO },
 };
 
-int opts_to_args(const struct add_opts *o, char bufs[8][24], char **args,
+int opts_to_args(const struct add_opts *o, char bufs[OPTS_NUM_BUFS][24], char **args,
 		 int max)
 {
 	int n = 0, nb = 0;
 	unsigned i;
 
 #define ARG(s) do { if (n >= max) return -E2BIG; args[n++] = (char *)(s); } while (0)
-#define NUM(fmt, v) do { if (nb >= 8) return -E2BIG; snprintf(bufs[nb], 24, fmt, v); \
+#define NUM(fmt, v) do { if (nb >= OPTS_NUM_BUFS) return -E2BIG; snprintf(bufs[nb], 24, fmt, v); \
 			ARG(bufs[nb]); nb++; } while (0)
 	ARG("-t");
 	ARG(o->conf.type);
@@ -623,6 +647,22 @@ int opts_to_args(const struct add_opts *o, char bufs[8][24], char **args,
 	}
 	if (o->conf.read_only)
 		ARG("--read_only");
+	if (o->conf.integrity.metadata_size) {
+		const struct backend_integrity *in = &o->conf.integrity;
+
+		ARG("--metadata_size");
+		NUM("%u", in->metadata_size);
+		ARG("--pi_offset");
+		NUM("%u", in->pi_offset);
+		ARG("--tag_size");
+		NUM("%u", in->tag_size);
+		ARG("--csum_type");
+		ARG(opts_csum_name(in->csum_type));
+		if (in->flags & LBMD_PI_CAP_INTEGRITY)
+			ARG("--integrity_capable");
+		if (in->flags & LBMD_PI_CAP_REFTAG)
+			ARG("--integrity_reftag");
+	}
 	if (o->trace)
 		ARG("--trace-marker");
 	if (o->root_storage)

@@ -102,6 +102,8 @@ struct ublk_elem_header {
 #define UBLK_QID_OFF		(UBLK_TAG_OFF + UBLK_TAG_BITS)
 #define UBLK_QID_BITS		12
 #define UBLK_MAX_NR_QUEUES	(1U << UBLK_QID_BITS)
+/* USER_COPY with INTEGRITY: this bit of the offset reaches the metadata */
+#define UBLKSRV_IO_INTEGRITY_FLAG	(1ULL << 62)
 
 /* Feature flags (dev_info.flags and GET_FEATURES) */
 #define UBLK_F_SUPPORT_ZERO_COPY	(1ULL << 0)
@@ -161,6 +163,7 @@ struct ublksrv_ctrl_dev_info {
 #define UBLK_IO_F_FUA		(1U << 13)
 #define UBLK_IO_F_NOUNMAP	(1U << 15)
 #define UBLK_IO_F_NEED_REG_BUF	(1U << 17)
+#define UBLK_IO_F_INTEGRITY	(1U << 18)	/* the request carries metadata */
 
 struct ublksrv_io_desc {
 	uint32_t op_flags;	/* op: bits 0-7, flags: bits 8-31 */
@@ -228,6 +231,30 @@ struct ublk_param_segment {
 	uint8_t pad[2];
 };
 
+/*
+ * Integrity (UBLK_F_INTEGRITY, Linux 7.0): per interval of 2^interval_exp
+ * bytes, metadata_size bytes of metadata, with a protection-information
+ * tuple at pi_offset when csum_type is not NONE.  The flags and checksum
+ * types are linux/fs.h's LBMD_PI_*.
+ */
+#define LBMD_PI_CAP_INTEGRITY		(1U << 0)	/* the device checks PI itself */
+#define LBMD_PI_CAP_REFTAG		(1U << 1)	/* the PI carries a reference tag */
+#define LBMD_PI_CSUM_NONE		0
+#define LBMD_PI_CSUM_IP			1
+#define LBMD_PI_CSUM_CRC16_T10DIF	2
+#define LBMD_PI_CSUM_CRC64_NVME		4
+
+struct ublk_param_integrity {
+	uint32_t flags;			/* LBMD_PI_CAP_* */
+	uint16_t max_integrity_segments;	/* 0: no limit */
+	uint8_t interval_exp;
+	uint8_t metadata_size;		/* nonzero */
+	uint8_t pi_offset;
+	uint8_t csum_type;		/* LBMD_PI_CSUM_* */
+	uint8_t tag_size;
+	uint8_t pad[5];
+};
+
 struct ublk_params {
 	uint32_t len;
 #define UBLK_PARAM_TYPE_BASIC		(1U << 0)
@@ -236,6 +263,7 @@ struct ublk_params {
 #define UBLK_PARAM_TYPE_ZONED		(1U << 3)
 #define UBLK_PARAM_TYPE_DMA_ALIGN	(1U << 4)
 #define UBLK_PARAM_TYPE_SEGMENT		(1U << 5)
+#define UBLK_PARAM_TYPE_INTEGRITY	(1U << 6)
 	uint32_t types;
 	struct ublk_param_basic basic;
 	struct ublk_param_discard discard;
@@ -243,6 +271,7 @@ struct ublk_params {
 	struct ublk_param_zoned zoned;
 	struct ublk_param_dma_align dma;
 	struct ublk_param_segment seg;
+	struct ublk_param_integrity integrity;
 };
 
 _Static_assert(sizeof(struct ublksrv_ctrl_cmd) == 32, "ctrl cmd");
@@ -251,5 +280,7 @@ _Static_assert(sizeof(struct ublksrv_io_cmd) == 16, "io cmd");
 _Static_assert(sizeof(struct ublksrv_io_desc) == 24, "io desc");
 _Static_assert(sizeof(struct ublk_param_basic) == 32, "basic params");
 _Static_assert(sizeof(struct ublk_param_discard) == 20, "discard params");
+_Static_assert(sizeof(struct ublk_param_integrity) == 16, "integrity params");
+_Static_assert(sizeof(struct ublk_params) == 152, "params");
 
 #endif

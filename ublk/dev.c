@@ -108,6 +108,17 @@ int ublk_dev_set_params(struct ublk_dev *d)
 		p->discard.max_write_zeroes_sectors = b->max_write_zeroes_sectors;
 		p->discard.max_discard_segments = 1;
 	}
+	if (d->info.flags & UBLK_F_INTEGRITY) {
+		const struct backend_integrity *in = &b->conf.integrity;
+
+		p->types |= UBLK_PARAM_TYPE_INTEGRITY;
+		p->integrity.flags = in->flags;
+		p->integrity.interval_exp = (uint8_t)lbs;	/* one tuple a block */
+		p->integrity.metadata_size = in->metadata_size;
+		p->integrity.pi_offset = in->pi_offset;
+		p->integrity.csum_type = in->csum_type;
+		p->integrity.tag_size = in->tag_size;
+	}
 	ret = ublk_ctrl_set_params(d->ctrl, d->info.dev_id, p);
 	if (ret < 0)
 		dev_err(d, "SET_PARAMS failed: %s", strerror(-ret));
@@ -170,7 +181,7 @@ static size_t page_round(size_t n)
 static int dev_map_queue(struct ublk_dev *d, unsigned i)
 {
 	struct ublk_queue *q = &d->queues[i];
-	size_t desc_off;
+	size_t desc_off, meta_sz = 0;
 	unsigned tag;
 
 	q->dev = d;
@@ -208,13 +219,29 @@ static int dev_map_queue(struct ublk_dev *d, unsigned i)
 			return -errno;
 		}
 	}
+	/* integrity: metadata_size bytes for each logical block a request can hold */
+	if (d->info.flags & UBLK_F_INTEGRITY) {
+		meta_sz = (size_t)(d->info.max_io_buf_bytes >>
+				   d->backend->conf.lbs_shift) *
+			  d->backend->conf.integrity.metadata_size;
+		q->metas_sz = (size_t)q->depth * meta_sz;
+		q->metas = mmap(NULL, q->metas_sz, PROT_READ | PROT_WRITE,
+				MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (q->metas == MAP_FAILED) {
+			q->metas = NULL;
+			return -errno;
+		}
+	}
 	q->ios = calloc(q->depth, sizeof(*q->ios));
 	if (!q->ios)
 		return -ENOMEM;
-	for (tag = 0; tag < q->depth; tag++)
+	for (tag = 0; tag < q->depth; tag++) {
 		if (q->bufs)
 			q->ios[tag].buf = (char *)q->bufs +
 					  (size_t)tag * d->info.max_io_buf_bytes;
+		if (q->metas)
+			q->ios[tag].meta = (char *)q->metas + (size_t)tag * meta_sz;
+	}
 	return 0;
 }
 
@@ -229,6 +256,8 @@ static void dev_unmap_queues(struct ublk_dev *d)
 			munmap((void *)q->descs, q->descs_sz);
 		if (q->bufs)
 			munmap(q->bufs, q->bufs_sz);
+		if (q->metas)
+			munmap(q->metas, q->metas_sz);
 		free(q->ios);
 	}
 	free(d->queues);

@@ -90,6 +90,24 @@ unsigned ublk_queue_buf_index(const struct ublk_queue *q, unsigned tag)
 	return q->ios[tag].buf_index;
 }
 
+/* Integrity: the metadata that goes with @bytes of a request's data. */
+static size_t meta_bytes(const struct ublk_queue *q, uint64_t bytes)
+{
+	const struct backend_conf *conf = &q->backend->conf;
+
+	return (size_t)(bytes >> conf->lbs_shift) * conf->integrity.metadata_size;
+}
+
+void *ublk_queue_meta(const struct ublk_queue *q, unsigned tag, size_t *len)
+{
+	const struct ublksrv_io_desc *iod = &q->descs[tag];
+
+	if (!q->ios[tag].meta || !(iod->op_flags & UBLK_IO_F_INTEGRITY))
+		return NULL;
+	*len = meta_bytes(q, (uint64_t)iod->nr_sectors << 9);
+	return q->ios[tag].meta;
+}
+
 const struct ublksrv_io_desc *ublk_queue_iod(const struct ublk_queue *q,
 					     unsigned tag)
 {
@@ -166,13 +184,36 @@ static int has_data(unsigned op)
 	return op == UBLK_IO_OP_READ || op == UBLK_IO_OP_WRITE;
 }
 
+/*
+ * USER_COPY: move @len bytes of request @tag between @buf and the kernel,
+ * its data or (@meta) its metadata: a read's to the kernel, a write's
+ * from it.  0, or -errno.
+ */
+static int user_copy(struct ublk_queue *q, unsigned tag, int to_kernel,
+		     void *buf, size_t len, int meta)
+{
+	off_t off = user_copy_off(q, tag);
+	ssize_t n;
+
+	if (meta)
+		off = (off_t)((uint64_t)off | UBLKSRV_IO_INTEGRITY_FLAG);
+	if (to_kernel)
+		n = pwrite(q->dev->cdev_fd, buf, len, off);
+	else
+		n = pread(q->dev->cdev_fd, buf, len, off);
+	if (n == (ssize_t)len)
+		return 0;
+	return n < 0 ? -errno : -EIO;
+}
+
 static void queue_commit(struct ublk_queue *q, unsigned tag, int result)
 {
 	const struct ublksrv_io_desc *iod = &q->descs[tag];
 	struct ublk_io *io = &q->ios[tag];
 	unsigned op = ublksrv_get_op(iod);
 	struct io_uring_sqe *sqe;
-	ssize_t n;
+	size_t mlen;
+	int ret;
 
 	io->flags &= ~UBLK_IO_IN_BACKEND;
 	log_debug("q%u tag %u commit op %u sector %llu len %u res %d", q->q_id,
@@ -182,13 +223,16 @@ static void queue_commit(struct ublk_queue *q, unsigned tag, int result)
 	      q->dev->dev_id, q->q_id, tag, op,
 	      (unsigned long long)iod->start_sector, iod->nr_sectors << 9, result);
 
-	/* USER_COPY: hand the read data to the kernel before committing */
+	/* USER_COPY: hand the read data (and metadata) over before committing */
 	if ((q->mode & UBLK_QMODE_USER_COPY) && op == UBLK_IO_OP_READ &&
 	    result > 0) {
-		n = pwrite(q->dev->cdev_fd, io->buf, (size_t)result,
-			   user_copy_off(q, tag));
-		if (n != result)
-			result = n < 0 ? -errno : -EIO;
+		ret = user_copy(q, tag, 1, io->buf, (size_t)result, 0);
+		/* as much metadata as data: a short read has less */
+		if (!ret && ublk_queue_meta(q, tag, &mlen))
+			ret = user_copy(q, tag, 1, io->meta,
+					meta_bytes(q, (unsigned)result), 1);
+		if (ret)
+			result = ret;
 	}
 	if (result < 0)
 		STAT_ADD(q->stats.errors[op & 7], 1);
@@ -234,7 +278,8 @@ void queue_serve(struct ublk_queue *q, unsigned tag)
 	struct ublk_io *io = &q->ios[tag];
 	unsigned op = ublksrv_get_op(iod);
 	unsigned len = iod->nr_sectors << 9;
-	ssize_t n;
+	size_t mlen;
+	int ret;
 
 	log_debug("q%u tag %u fetched op %u sector %llu len %u flags 0x%x",
 		  q->q_id, tag, op, (unsigned long long)iod->start_sector,
@@ -247,9 +292,11 @@ void queue_serve(struct ublk_queue *q, unsigned tag)
 	io->flags = 0;		/* ours; with the target once queue_io has it */
 
 	if ((q->mode & UBLK_QMODE_USER_COPY) && op == UBLK_IO_OP_WRITE) {
-		n = pread(q->dev->cdev_fd, io->buf, len, user_copy_off(q, tag));
-		if (n != (ssize_t)len) {
-			queue_commit(q, tag, n < 0 ? -errno : -EIO);
+		ret = user_copy(q, tag, 0, io->buf, len, 0);
+		if (!ret && ublk_queue_meta(q, tag, &mlen))
+			ret = user_copy(q, tag, 0, io->meta, mlen, 1);
+		if (ret) {
+			queue_commit(q, tag, ret);
 			return;
 		}
 	}

@@ -48,8 +48,20 @@
 struct ublk_queue;
 
 /*
+ * The integrity profile (UBLK_F_INTEGRITY): metadata_size bytes of
+ * metadata per logical block, kept by the backend beside the data.
+ */
+struct backend_integrity {
+	uint32_t flags;		/* LBMD_PI_CAP_* */
+	uint8_t metadata_size;	/* 0: no integrity */
+	uint8_t pi_offset;	/* where the PI tuple starts in the metadata */
+	uint8_t csum_type;	/* LBMD_PI_CSUM_* */
+	uint8_t tag_size;
+};
+
+/*
  * What the command line says about the target, for every backend; ublk/
- * itself reads only lbs_shift (SET_PARAMS).
+ * itself reads only lbs_shift and integrity (SET_PARAMS, metadata buffers).
  */
 struct backend_conf {
 	const char *type;	/* "null", "mem", "loop", "fault", "nbd", "stripe" */
@@ -72,6 +84,7 @@ struct backend_conf {
 	unsigned nbd_conns;	/* --connections: per queue; 0 means 1 */
 	unsigned nbd_timeout;	/* --timeout: seconds; 0 means 30 */
 	int read_only;		/* --read_only */
+	struct backend_integrity integrity;	/* mem, fault, null: --metadata_size... */
 };
 
 struct backend {
@@ -182,6 +195,13 @@ unsigned ublk_queue_id(const struct ublk_queue *q);
 unsigned ublk_queue_depth(const struct ublk_queue *q);
 /* Zero copy: the fixed-buffer index of request @tag's pages. */
 unsigned ublk_queue_buf_index(const struct ublk_queue *q, unsigned tag);
+/*
+ * Integrity: the metadata of request @tag, *@len bytes (metadata_size per
+ * logical block of the request), or NULL when it carries none.  A write's
+ * is read from the kernel before queue_io(); what a read leaves there goes
+ * to the kernel with the data, at commit.
+ */
+void *ublk_queue_meta(const struct ublk_queue *q, unsigned tag, size_t *len);
 /* The descriptor of the request @tag is serving (valid until its commit). */
 const struct ublksrv_io_desc *ublk_queue_iod(const struct ublk_queue *q,
 					     unsigned tag);

@@ -80,6 +80,7 @@ struct ublk_dev;
 /* Per-tag state of a queue. */
 struct ublk_io {
 	void *buf;		/* page-aligned I/O buffer */
+	void *meta;		/* integrity: the request's metadata, or NULL */
 	struct ublk_thread *t;	/* the thread that serves this tag */
 	unsigned buf_index;	/* zero copy: its slot in t's buffer table */
 	unsigned flags;
@@ -107,6 +108,8 @@ struct ublk_queue {
 	struct ublk_io *ios;
 	void *bufs;
 	size_t bufs_sz;
+	void *metas;		/* integrity: every tag's metadata buffer */
+	size_t metas_sz;
 	unsigned q_id;
 	unsigned depth;
 	unsigned mode;		/* UBLK_QMODE_* */

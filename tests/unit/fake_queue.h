@@ -25,6 +25,10 @@ struct ublk_queue {
 	unsigned char serving[FAKE_QUEUE_DEPTH];	/* run_io is serving it */
 	unsigned char completed[FAKE_QUEUE_DEPTH];	/* ublk_queue_complete'd ... */
 	int result[FAKE_QUEUE_DEPTH];			/* ... with this */
+	/* integrity: each tag's metadata buffer, or NULL */
+	unsigned char *meta[FAKE_QUEUE_DEPTH];
+	unsigned meta_size;				/* per 2^meta_shift bytes */
+	unsigned meta_shift;
 };
 
 struct io_uring_sqe *ublk_queue_get_sqe(struct ublk_queue *q, unsigned tag,
@@ -56,6 +60,16 @@ const struct ublksrv_io_desc *ublk_queue_iod(const struct ublk_queue *q,
 					     unsigned tag)
 {
 	return &q->descs[tag];
+}
+
+/* As the queue's: only for a request that carries metadata. */
+void *ublk_queue_meta(const struct ublk_queue *q, unsigned tag, size_t *len)
+{
+	if (!q || !q->meta[tag] || !(q->descs[tag].op_flags & UBLK_IO_F_INTEGRITY))
+		return NULL;
+	*len = (size_t)(((uint64_t)q->descs[tag].nr_sectors << 9) >> q->meta_shift) *
+	       q->meta_size;
+	return q->meta[tag];
 }
 
 /* As the queue's: only a request being served, and once. */
@@ -177,11 +191,15 @@ static inline int json(const struct backend *b, char *out, size_t len)
 	return n;
 }
 
-/* A ring with the backend's file as fixed file BACKEND_FIXED_FD. */
+/*
+ * A zeroed fake queue whose ring has the backend's file as fixed file
+ * BACKEND_FIXED_FD (its tags' state is read, so it must start clean).
+ */
 static inline void queue_init(struct ublk_queue *q, const struct backend *b)
 {
 	int fds[2] = { -1, b->fd };
 
+	memset(q, 0, sizeof(*q));
 	REQUIRE(uring_init(&q->ring, 32, 0) == 0);
 	REQUIRE(uring_register_files(&q->ring, fds, 2) == 0);
 }

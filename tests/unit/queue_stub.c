@@ -46,3 +46,9 @@ int ublk_queue_complete(struct ublk_queue *q, unsigned tag, int result)
 {
 	return -EINVAL;
 }
+
+__attribute__((weak))
+void *ublk_queue_meta(const struct ublk_queue *q, unsigned tag, size_t *len)
+{
+	return NULL;
+}

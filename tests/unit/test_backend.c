@@ -225,6 +225,88 @@ static void test_mem(void)
 	free(rbuf);
 }
 
+/* ---- integrity: metadata kept beside the data ---- */
+
+static int all_ones(const unsigned char *p, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (p[i] != 0xff)
+			return 0;
+	return 1;
+}
+
+static void test_mem_integrity(void)
+{
+	struct backend b = { .ops = &backend_mem_ops,
+			     .conf = { .size = 16 * MiB, .lbs_shift = 12,
+				       .integrity = { .metadata_size = 16 } } };
+	unsigned char *buf = xalloc(64 << 10), *wmeta = xalloc(256),
+		      *rmeta = xalloc(256);
+	const unsigned w = UBLK_IO_OP_WRITE | UBLK_IO_F_INTEGRITY;
+	const unsigned r = UBLK_IO_OP_READ | UBLK_IO_F_INTEGRITY;
+	static struct ublk_queue q;
+
+	q.meta_size = 16;
+	q.meta_shift = 12;
+	REQUIRE(b.ops->open(&b) == 0);
+
+	/* never written: all ones, the escape value nothing checks */
+	q.meta[7] = rmeta;
+	memset(rmeta, 0, 256);
+	CHECK_EQ(io(&b, &q, r, 8 * MiB, 64 << 10, buf), 64 << 10);
+	CHECK(all_ones(rmeta, 256));
+
+	/* 16 blocks' metadata goes in and comes back, block by block */
+	fill(wmeta, 256, 3);
+	q.meta[7] = wmeta;
+	CHECK_EQ(io(&b, &q, w, 1 * MiB, 64 << 10, buf), 64 << 10);
+	q.meta[7] = rmeta;
+	CHECK_EQ(io(&b, &q, r, 1 * MiB, 64 << 10, buf), 64 << 10);
+	CHECK(!memcmp(rmeta, wmeta, 256));
+	CHECK_EQ(io(&b, &q, r, 1 * MiB + 4096 * 3, 8192, buf), 8192);
+	CHECK(!memcmp(rmeta, wmeta + 3 * 16, 32));
+
+	/* a read without metadata leaves the buffer alone */
+	memset(rmeta, 0x5a, 256);
+	CHECK_EQ(io(&b, &q, UBLK_IO_OP_READ, 1 * MiB, 64 << 10, buf), 64 << 10);
+	CHECK_EQ(rmeta[0], 0x5a);
+
+	/* discard, write-zeroes and a write without metadata forget it */
+	CHECK_EQ(io(&b, &q, UBLK_IO_OP_DISCARD, 1 * MiB, 4096, NULL), 0);
+	CHECK_EQ(io(&b, &q, UBLK_IO_OP_WRITE_ZEROES, 1 * MiB + 8192, 4096, NULL), 0);
+	CHECK_EQ(io(&b, &q, UBLK_IO_OP_WRITE, 1 * MiB + 4 * 4096, 4096, buf), 4096);
+	CHECK_EQ(io(&b, &q, r, 1 * MiB, 5 * 4096, buf), 5 * 4096);
+	CHECK(all_ones(rmeta, 16));
+	CHECK(!memcmp(rmeta + 16, wmeta + 16, 16));
+	CHECK(all_ones(rmeta + 32, 16));
+	CHECK(!memcmp(rmeta + 48, wmeta + 48, 16));
+	CHECK(all_ones(rmeta + 64, 16));
+	/* and the end of the device has its metadata too */
+	q.meta[7] = wmeta;
+	CHECK_EQ(io(&b, &q, w, 16 * MiB - 4096, 4096, buf), 4096);
+	q.meta[7] = rmeta;
+	CHECK_EQ(io(&b, &q, r, 16 * MiB - 4096, 4096, buf), 4096);
+	CHECK(!memcmp(rmeta, wmeta, 16));
+	b.ops->close(&b);
+	CHECK(b.priv == NULL);
+
+	/* null makes it up: all ones */
+	b = (struct backend){ .ops = &backend_null_ops,
+			      .conf = { .integrity = { .metadata_size = 16 } } };
+	REQUIRE(b.ops->open(&b) == 0);
+	memset(rmeta, 0, 256);
+	CHECK_EQ(io(&b, &q, r, 0, 64 << 10, buf), 64 << 10);
+	CHECK(all_ones(rmeta, 256));
+	CHECK_EQ(io(&b, &q, w, 0, 4096, buf), 4096);
+	b.ops->close(&b);
+	q.meta[7] = NULL;
+	free(buf);
+	free(wmeta);
+	free(rmeta);
+}
+
 /* ---- a target answered off the request's own SQEs, on the fake queue ---- */
 
 /* queue_io sends a tagless NOP naming the tag; its CQE finishes the request. */
@@ -274,6 +356,7 @@ int main(void)
 	test_table();
 	test_null();
 	test_mem();
+	test_mem_integrity();
 	test_deferred();
 	return unit_done();
 }

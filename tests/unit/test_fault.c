@@ -52,6 +52,8 @@ static void test_parse(void)
 		{ "fail_op=write_same,fail_all=1", "'fail_op=write_same'" },
 		{ "fail_op=read", "'fail_op=read': without fail_nth or fail_all" },
 		{ "fail_nth=1=2", "'fail_nth=1=2'" },
+		{ "corrupt_pi=0", "'corrupt_pi=0': the device has no integrity profile" },
+		{ "corrupt_pi=x", "'corrupt_pi=x': not a number from 0" },
 	};
 	struct backend b;
 	unsigned i;
@@ -169,6 +171,49 @@ static void test_data(void)
 	b.ops->close(&b);
 	free(wbuf);
 	free(rbuf);
+}
+
+/* corrupt_pi: reads of that block get its guard flipped, nothing else. */
+static void test_corrupt_pi(void)
+{
+	struct backend b = fault_backend("corrupt_pi=5", 1 * MiB);
+	unsigned char *buf = xalloc(8192), *wmeta = xalloc(128), *rmeta = xalloc(128);
+	const unsigned w = UBLK_IO_OP_WRITE | UBLK_IO_F_INTEGRITY;
+	const unsigned r = UBLK_IO_OP_READ | UBLK_IO_F_INTEGRITY;
+	static struct ublk_queue q;
+
+	b.conf.integrity = (struct backend_integrity){ .metadata_size = 8,
+						       .pi_offset = 0,
+						       .csum_type = LBMD_PI_CSUM_CRC16_T10DIF };
+	REQUIRE(b.ops->open(&b) == 0);
+	q.meta_size = 8;
+	q.meta_shift = 9;
+	fill(wmeta, 128, 1);
+	q.meta[7] = wmeta;
+	CHECK_EQ(io(&b, &q, w, 0, 8192, buf), 8192);	/* blocks 0..15 */
+	q.meta[7] = rmeta;
+	CHECK_EQ(io(&b, &q, r, 0, 8192, buf), 8192);
+	CHECK(!memcmp(rmeta, wmeta, 5 * 8));
+	CHECK_EQ(rmeta[5 * 8], (unsigned char)~wmeta[5 * 8]);
+	CHECK(!memcmp(rmeta + 5 * 8 + 1, wmeta + 5 * 8 + 1, 128 - 5 * 8 - 1));
+	/* again: the stored copy is not the one that changed */
+	CHECK_EQ(io(&b, &q, r, 2048, 1024, buf), 1024);	/* blocks 4, 5 */
+	CHECK(!memcmp(rmeta, wmeta + 4 * 8, 8));
+	CHECK_EQ(rmeta[8], (unsigned char)~wmeta[5 * 8]);
+	/* reads that miss block 5 are untouched */
+	CHECK_EQ(io(&b, &q, r, 3072, 5120, buf), 5120);
+	CHECK(!memcmp(rmeta, wmeta + 6 * 8, 80));
+	b.ops->close(&b);
+
+	/* past the end of the device: refused */
+	b = fault_backend("corrupt_pi=2048", 1 * MiB);
+	b.conf.integrity.metadata_size = 8;
+	CHECK_EQ(b.ops->open(&b), -EINVAL);
+	CHECK(strstr(b.err, "past the last block, 2047") != NULL);
+	q.meta[7] = NULL;
+	free(buf);
+	free(wmeta);
+	free(rmeta);
 }
 
 static long elapsed_ms(const struct timespec *t0)
@@ -391,6 +436,7 @@ int main(void)
 	test_parse();
 	test_json();
 	test_data();
+	test_corrupt_pi();
 	test_delay();
 	test_fail_nth();
 	test_fail_all();

@@ -140,10 +140,49 @@ int main(void)
 	CHECK(P("-t", "null", "-b", "--per_io_tasks") < 0);
 	CHECK(strstr(err, "drop --per_io_tasks") != NULL);
 
+	/* integrity: kublk's spellings; it turns on user copy */
+	CHECK_EQ(P("-t", "mem", "-s", "1M", "--metadata_size", "64", "--pi_offset", "56",
+		   "--csum_type", "ip", "--integrity_capable", "--tag_size", "2"), 0);
+	CHECK(o.flags & UBLK_F_INTEGRITY);
+	CHECK(o.flags & UBLK_F_USER_COPY);
+	CHECK_EQ(o.conf.integrity.metadata_size, 64);
+	CHECK_EQ(o.conf.integrity.pi_offset, 56);
+	CHECK_EQ(o.conf.integrity.csum_type, LBMD_PI_CSUM_IP);
+	CHECK_EQ(o.conf.integrity.tag_size, 2);
+	CHECK_EQ(o.conf.integrity.flags, LBMD_PI_CAP_INTEGRITY);
+	CHECK_EQ(P("-t", "fault", "--metadata_size", "16", "--csum_type", "crc64",
+		   "--integrity_reftag"), 0);
+	CHECK_EQ(o.conf.integrity.csum_type, LBMD_PI_CSUM_CRC64_NVME);
+	CHECK_EQ(o.conf.integrity.flags, LBMD_PI_CAP_REFTAG);
+	CHECK_EQ(P("-t", "null", "--metadata_size", "8"), 0);
+	CHECK_EQ(o.conf.integrity.csum_type, LBMD_PI_CSUM_NONE);
+	CHECK_EQ(P("-t", "null"), 0);
+	CHECK(!(o.flags & (UBLK_F_INTEGRITY | UBLK_F_USER_COPY)));
+	CHECK(P("-t", "loop", "-f", "/x", "--metadata_size", "8") < 0);
+	CHECK(strstr(err, "goes with -t mem, fault or null") != NULL);
+	CHECK(P("-t", "mem", "-s", "1M", "--csum_type", "t10dif") < 0);
+	CHECK(strstr(err, "need --metadata_size") != NULL);
+	CHECK(P("-t", "mem", "-s", "1M", "--integrity_reftag") < 0);
+	CHECK(P("-t", "mem", "-s", "1M", "--metadata_size", "8", "--integrity_reftag") < 0);
+	CHECK(strstr(err, "--integrity_reftag needs a --csum_type") != NULL);
+	CHECK(P("-t", "mem", "-s", "1M", "--metadata_size", "8", "--pi_offset", "1",
+		"--csum_type", "t10dif") < 0);
+	CHECK(strstr(err, "the 8-byte PI at --pi_offset 1 does not fit in --metadata_size 8") != NULL);
+	CHECK_EQ(P("-t", "mem", "-s", "1M", "--metadata_size", "8", "--pi_offset", "8"), 0);
+	CHECK(P("-t", "mem", "-s", "1M", "--metadata_size", "0") < 0);
+	CHECK(P("-t", "mem", "-s", "1M", "--metadata_size", "256") < 0);
+	CHECK(strstr(err, "1 to 255") != NULL);
+	CHECK(P("-t", "mem", "-s", "1M", "--metadata_size", "8", "--csum_type", "crc") < 0);
+	CHECK(strstr(err, "bad --csum_type 'crc'") != NULL);
+	CHECK(P("-t", "null", "--metadata_size", "8", "-z") < 0);
+	CHECK(strstr(err, "not with -z or --unprivileged") != NULL);
+	CHECK(P("-t", "null", "--metadata_size", "8", "--unprivileged") < 0);
+	CHECK(strstr(err, "not with -z or --unprivileged") != NULL);
+
 	/* the canonical form reads back to the same settings */
 	{
 		struct add_opts o2;
-		char bufs[8][24], *args[RS_MAX_ARGS + 1];
+		char bufs[OPTS_NUM_BUFS][24], *args[RS_MAX_ARGS + 1];
 		int n;
 
 		CHECK_EQ(P("-t", "loop", "-f", "/a b\n\"c", "-q", "1", "-d", "64",
@@ -162,6 +201,22 @@ int main(void)
 		CHECK_EQ(o2.conf.buffered_io, 1);
 		CHECK_EQ(o2.root_storage, 1);
 		CHECK_EQ(opts_to_args(&o, bufs, args, 3), -E2BIG);
+
+		/* integrity, and every number buffer in use at once */
+		CHECK_EQ(P("-t", "fault", "-q", "1", "-d", "64", "-s", "1G",
+			   "--nthreads", "2", "--per_io_tasks",
+			   "--metadata_size", "64", "--pi_offset", "48",
+			   "--csum_type", "nvme", "--tag_size", "4",
+			   "--integrity_capable", "--integrity_reftag"), 0);
+		n = opts_to_args(&o, bufs, args + 1, RS_MAX_ARGS);
+		REQUIRE(n > 0);
+		CHECK_EQ(opts_parse_add(n + 1, args, &o2, err, sizeof(err)), 0);
+		CHECK_EQ(o2.flags, o.flags);
+		CHECK(!memcmp(&o2.conf.integrity, &o.conf.integrity,
+			      sizeof(o.conf.integrity)));
+		CHECK_EQ(o2.conf.integrity.csum_type, LBMD_PI_CSUM_CRC64_NVME);
+		CHECK_EQ(o2.conf.integrity.flags,
+			 LBMD_PI_CAP_INTEGRITY | LBMD_PI_CAP_REFTAG);
 	}
 	/* stripe: repeatable -f, --chunk_size, and what goes with what */
 	CHECK_EQ(P("-t", "stripe", "-f", "/a", "-f", "/b", "-f", "/c",
