@@ -8,7 +8,9 @@
 # prints a tab-separated table with a header line: for each figure its
 # min, median and max over the rounds, and for a sublk device the ratio of
 # its IOPS to its kernel counterpart's, taken round by round (the two ran
-# in the same round) and summed up the same way.  Rows come workload by
+# in the same round) and summed up the same way; likewise the ratio to its
+# peer, kublk's device of the same kind and data path (kublk's devices
+# have the kernel ones as baseline too).  Rows come workload by
 # workload in the order they ran, devices in devices.tsv's order.
 
 BEGIN {
@@ -23,6 +25,18 @@ BEGIN {
 	base["sublk-loop-nullb-zc"] = "kloop-nullb"
 	base["sublk-loop-nullb-batch"] = "kloop-nullb"
 	base["sublk-loop-tmpfs"] = "kloop-tmpfs"
+	base["kublk-null"] = "nullb"
+	base["kublk-null-zc"] = "nullb"
+	base["kublk-loop-nullb"] = "kloop-nullb"
+	base["kublk-loop-nullb-zc"] = "kloop-nullb"
+	base["kublk-loop-tmpfs"] = "kloop-tmpfs"
+	base["sublk-mem"] = "brd"
+	base["sublk-nbd"] = "knbd"
+	peer["sublk-null-q1"] = "kublk-null"
+	peer["sublk-null-zc"] = "kublk-null-zc"
+	peer["sublk-loop-nullb"] = "kublk-loop-nullb"
+	peer["sublk-loop-nullb-zc"] = "kublk-loop-nullb-zc"
+	peer["sublk-loop-tmpfs"] = "kublk-loop-tmpfs"
 	nfig = split("iops bw_mib clat_mean_us clat_p99_us lat_mean_us lat_p99_us " \
 		"ctx_per_io usr_cpu sys_cpu", fig, " ")
 }
@@ -49,6 +63,20 @@ function stats(a, n) {
 		return "\t\t"
 	sort_vals(a, n)
 	return a[1] "\t" median(a, n) "\t" a[n]
+}
+
+# ratio(w, d, map): "counterpart<TAB>min<TAB>median<TAB>max" of d's IOPS
+# over those of map[d], round by round.
+function ratio(w, d, map,    bd, t, m, r) {
+	bd = (d in map) ? map[d] : ""
+	m = 0
+	if (bd != "")
+		for (r in rounds)
+			if ((w, d, r) in iops && (w, bd, r) in iops && iops[w, bd, r] > 0)
+				t[++m] = iops[w, d, r] / iops[w, bd, r]
+	if (bd != "" && m == 0)
+		bd = bd " (not run)"
+	return bd OFS stats(t, m)
 }
 
 FNR == 1 { next }
@@ -90,7 +118,7 @@ END {
 	printf "workload\tdevice\trw\tbs\tiodepth\tnumjobs\trounds"
 	for (f = 1; f <= nfig; f++)
 		printf "\t%s_min\t%s_median\t%s_max", fig[f], fig[f], fig[f]
-	print "\tbaseline\tratio_min\tratio_median\tratio_max\tnote"
+	print "\tbaseline\tratio_min\tratio_median\tratio_max\tpeer\tpeer_ratio_min\tpeer_ratio_median\tpeer_ratio_max\tnote"
 	for (a = 1; a <= nw; a++) {
 		w = worder[a]
 		for (b = 1; b <= ndev; b++) {
@@ -105,16 +133,7 @@ END {
 					t[i] = v[k, fig[f], i]
 				line = line OFS stats(t, n[k])
 			}
-			bd = (d in base) ? base[d] : ""
-			delete t
-			m = 0
-			if (bd != "")
-				for (r in rounds)
-					if ((w, d, r) in iops && (w, bd, r) in iops && iops[w, bd, r] > 0)
-						t[++m] = iops[w, d, r] / iops[w, bd, r]
-			if (bd != "" && m == 0)
-				bd = bd " (not run)"
-			print line, bd, stats(t, m), notes[k]
+			print line, ratio(w, d, base), ratio(w, d, peer), notes[k]
 		}
 	}
 }
