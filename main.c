@@ -55,7 +55,6 @@ static const struct cli_cmd commands[] = {
 	  "  stripe -f FILE -f FILE [-f FILE]... [--chunk_size BYTES] [--buffered_io]\n"
 	  "        RAID-0 over 2..8 files or block devices; chunk a power of two,\n"
 	  "        4K..1M (default 64K)\n"
-	  "  fault [-s SIZE] [--fault SPEC]   testing aid, see README\n"
 	  "  fault [-s SIZE] [--fault SPEC]   testing aid, see README (SPEC:\n"
 	  "        delay_ms fail_nth fail_all fail_op stall_nth stall_op die_nth\n"
 	  "        corrupt_pi=BLOCK)\n"
