@@ -87,7 +87,7 @@ BACKEND_SRC := backend/backend.c backend/null.c backend/mem.c backend/loop.c bac
 	       backend/nbd_proto.c backend/nbd_handshake.c backend/nbd_uri.c \
 	       backend/nbd.c backend/nbd_conn.c backend/nbd_sock.c
 CLI_SRC     := main.c cli/add.c cli/daemon.c cli/del.c cli/list.c cli/features.c cli/opts.c cli/ctl.c \
-	       cli/util.c cli/daemonid.c cli/table.c cli/disk.c cli/up.c
+	       cli/util.c cli/daemonid.c cli/table.c cli/disk.c cli/up.c cli/notify.c
 RUNSTATE_SRC := cli/runstate.c cli/runstate_dir.c cli/runstate_pid.c
 CLI_SRC     += $(RUNSTATE_SRC)
 SRC := $(URING_SRC) $(UBLK_SRC) $(BACKEND_SRC) $(CLI_SRC)
@@ -97,7 +97,8 @@ HDR := $(wildcard */*.h *.h)
 UNIT_TESTS := $(patsubst tests/unit/%.c,build/tests/%,$(wildcard tests/unit/test_*.c))
 TEST_CFLAGS := -O1 -g $(WARN) -std=gnu11 -D_GNU_SOURCE -fsanitize=address,undefined \
 	       -fno-sanitize-recover=undefined -fno-omit-frame-pointer
-TEST_LIB_SRC := $(URING_SRC) $(BACKEND_SRC) ublk/log.c cli/opts.c cli/table.c tests/unit/queue_stub.c
+TEST_LIB_SRC := $(URING_SRC) $(BACKEND_SRC) ublk/log.c cli/opts.c cli/table.c cli/notify.c \
+		tests/unit/queue_stub.c
 TEST_LIB_SRC += $(RUNSTATE_SRC)
 
 # Fuzz harnesses (libFuzzer, clang): tests/fuzz/fuzz_NAME.c.  `make fuzz`
