@@ -9,6 +9,8 @@
 #   make check-boot the root file system on sublk: initramfs, switch_root, shutdown
 #   make check-boot-initramfs-tools, check-boot-dracut  the same from an image
 #                   built by mkinitramfs or dracut with the shipped files
+#   make check-boot-nbd  the same with the root on an nbd device
+#   make check-systemd  the systemd units with systemd as PID 1, two boots
 #   make size       stripped size of the binary
 #   make bench      fio against null_blk and kernel loop in the VM (tools/bench/README)
 #   make ARCH=arm64 ./sublk-arm64, cross-built (or CROSS_COMPILE=aarch64-linux-gnu-)
@@ -211,6 +213,15 @@ check-boot-initramfs-tools: sublk
 check-boot-dracut: sublk
 	$(Q)tools/vm/boot-test --dracut
 
+# The root on an nbd device: nbdkit in the initramfs serves the virtio disk.
+check-boot-nbd: sublk
+	$(Q)tools/vm/boot-test --nbd
+
+# The units under systemd as PID 1 (the host's, on its root over 9p): start,
+# stop and a killed daemon of sublk@NAME, sublk.service across a reboot.
+check-systemd: sublk
+	$(Q)tools/vm/systemd-test
+
 check-arm64:
 	$(Q)$(MAKE) --no-print-directory ARCH=arm64 check-initramfs
 
@@ -286,4 +297,4 @@ clean:
 
 .PHONY: all test check check-initramfs check-arm64 check-kernels check-harness vm-shell \
 	size install uninstall clean fuzz check-asan soak check-dist check-boot \
-	check-boot-initramfs-tools check-boot-dracut
+	check-boot-initramfs-tools check-boot-dracut check-systemd check-boot-nbd
