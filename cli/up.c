@@ -251,6 +251,18 @@ static int up_entry(const struct table_entry *e, const struct named_dev *d)
 		printf("%s: already up, device %u (/dev/ublkb%u)\n", e->name, d->id, d->id);
 		return 0;
 	}
+	/*
+	 * A device whose daemon died and that cannot be recovered is DEAD:
+	 * no disk, nothing to lose.  It goes, and the entry comes up anew
+	 * (systemctl start after a crash).  One in another state may still
+	 * be held: that is for the administrator.
+	 */
+	if (d && !recoverable(d) && d->state == UBLK_S_DEV_DEAD) {
+		if (cli_del(&d->id, 1, DEL_SAFE, NULL))
+			return 1;
+		printf("%s: device %u had lost its daemon (DEAD): removed\n", e->name, d->id);
+		d = NULL;
+	}
 	if (d && !recoverable(d)) {
 		warn("%s: device %u has no daemon (%s); take it down first (sublk down --force %s)",
 		     e->name, d->id, ublk_state_name((unsigned)d->state), e->name);
