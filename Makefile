@@ -9,6 +9,8 @@
 #   make check-boot the root file system on sublk: initramfs, switch_root, shutdown
 #   make check-boot-initramfs-tools, check-boot-dracut  the same from an image
 #                   built by mkinitramfs or dracut with the shipped files
+#   make check-boot-nbd  the same with the root on an nbd device
+#   make check-systemd  the systemd units with systemd as PID 1, two boots
 #   make size       stripped size of the binary
 #   make bench      fio against null_blk and kernel loop in the VM (tools/bench/README)
 #   make ARCH=arm64 ./sublk-arm64, cross-built (or CROSS_COMPILE=aarch64-linux-gnu-)
@@ -87,7 +89,7 @@ BACKEND_SRC := backend/backend.c backend/null.c backend/mem.c backend/loop.c bac
 	       backend/nbd_proto.c backend/nbd_handshake.c backend/nbd_uri.c \
 	       backend/nbd.c backend/nbd_conn.c backend/nbd_io.c backend/nbd_sock.c
 CLI_SRC     := main.c cli/add.c cli/daemon.c cli/del.c cli/list.c cli/features.c cli/opts.c cli/opts_integrity.c cli/ctl.c \
-	       cli/util.c cli/daemonid.c cli/table.c cli/disk.c cli/up.c
+	       cli/util.c cli/daemonid.c cli/table.c cli/disk.c cli/up.c cli/notify.c
 RUNSTATE_SRC := cli/runstate.c cli/runstate_dir.c cli/runstate_pid.c
 CLI_SRC     += $(RUNSTATE_SRC)
 SRC := $(URING_SRC) $(UBLK_SRC) $(BACKEND_SRC) $(CLI_SRC)
@@ -97,7 +99,8 @@ HDR := $(wildcard */*.h *.h)
 UNIT_TESTS := $(patsubst tests/unit/%.c,build/tests/%,$(wildcard tests/unit/test_*.c))
 TEST_CFLAGS := -O1 -g $(WARN) -std=gnu11 -D_GNU_SOURCE -fsanitize=address,undefined \
 	       -fno-sanitize-recover=undefined -fno-omit-frame-pointer
-TEST_LIB_SRC := $(URING_SRC) $(BACKEND_SRC) ublk/log.c cli/opts.c cli/opts_integrity.c cli/table.c tests/unit/queue_stub.c
+TEST_LIB_SRC := $(URING_SRC) $(BACKEND_SRC) ublk/log.c cli/opts.c cli/opts_integrity.c cli/table.c cli/notify.c \
+		tests/unit/queue_stub.c
 TEST_LIB_SRC += $(RUNSTATE_SRC)
 
 # Fuzz harnesses (libFuzzer, clang): tests/fuzz/fuzz_NAME.c.  `make fuzz`
@@ -210,6 +213,15 @@ check-boot-initramfs-tools: sublk
 check-boot-dracut: sublk
 	$(Q)tools/vm/boot-test --dracut
 
+# The root on an nbd device: nbdkit in the initramfs serves the virtio disk.
+check-boot-nbd: sublk
+	$(Q)tools/vm/boot-test --nbd
+
+# The units under systemd as PID 1 (the host's, on its root over 9p): start,
+# stop and a killed daemon of sublk@NAME, sublk.service across a reboot.
+check-systemd: sublk
+	$(Q)tools/vm/systemd-test
+
 check-arm64:
 	$(Q)$(MAKE) --no-print-directory ARCH=arm64 check-initramfs
 
@@ -285,4 +297,4 @@ clean:
 
 .PHONY: all test check check-initramfs check-arm64 check-kernels check-harness vm-shell \
 	size install uninstall clean fuzz check-asan soak check-dist check-boot \
-	check-boot-initramfs-tools check-boot-dracut
+	check-boot-initramfs-tools check-boot-dracut check-systemd check-boot-nbd

@@ -192,6 +192,14 @@ void daemon_isolate(const struct add_opts *o);
 int daemon_run(struct add_opts *o, struct backend *b, int status_fd);
 
 /*
+ * sd_notify (notify.c): @msg to $NOTIFY_SOCKET (a path, or '@' for an
+ * abstract name); 0 also when it is unset, else -errno.  notify_ready:
+ * READY=1 with @pid as the service's main process, serving @dev_id.
+ */
+int notify_send(const char *msg);
+int notify_ready(pid_t pid, unsigned dev_id);
+
+/*
  * Stop, wait for and delete devices (del.c); 1 if one failed (said why),
  * and then which in @failed_each (may be NULL).
  */

@@ -205,6 +205,25 @@ static void daemon_name_link(const char *name, unsigned id)
 			 strerror(-ret));
 }
 
+/*
+ * Under systemd's Type=notify: ready, and this process is the service's
+ * main one, whatever started it (`sublk up` forked it and exits), so
+ * systemd sees the daemon itself die.  Sent before "ok" lets the starter
+ * exit: systemd reads notifications before it reaps.
+ */
+static void daemon_notify(unsigned id)
+{
+	int ret;
+
+	if (!getenv("NOTIFY_SOCKET"))
+		return;
+	ret = notify_ready(getpid(), id);
+	if (ret < 0)
+		log_warn("dev %u: cannot tell the service manager it is ready (NOTIFY_SOCKET): %s",
+			 id, strerror(-ret));
+	unsetenv("NOTIFY_SOCKET");
+}
+
 /* --trace-marker: ftrace's marker file, wherever tracefs is mounted. */
 static int open_trace_marker(void)
 {
@@ -442,6 +461,7 @@ int daemon_run(struct add_opts *o, struct backend *b, int status_fd)
 		 b->ops->name, (unsigned long long)b->size);
 	if (o->name && ret == 0)
 		daemon_name_link(o->name, d.info.dev_id);
+	daemon_notify(d.info.dev_id);
 	status_send(status_fd, "ok");
 	if (status_fd >= 0)
 		close(status_fd);

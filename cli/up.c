@@ -29,6 +29,7 @@ struct named_dev {
 	char target[16];	/* the -t of its saved options */
 	int state;		/* UBLK_S_DEV_* */
 	int alive;		/* its saved daemon runs and is proven ours */
+	pid_t pid;		/* the kernel's daemon pid */
 	uint64_t flags;
 };
 
@@ -138,6 +139,7 @@ static void scan(struct reality *r)
 				snprintf(d->target, sizeof(d->target), "%s", s.args[1]);
 			d->state = info.state;
 			d->flags = info.flags;
+			d->pid = (pid_t)info.ublksrv_pid;
 			pidfd = cli_daemon_pidfd(ids[i], info.ublksrv_pid);
 			d->alive = pidfd >= 0;
 			if (pidfd >= 0)
@@ -191,14 +193,75 @@ static void __attribute__((noreturn)) up_child(const struct table_entry *e,
 	exit(0);
 }
 
+/* A process's cgroup (v2: the "0::" line of /proc/PID/cgroup), in @buf. */
+static int read_cgroup(pid_t pid, char *buf, size_t len)
+{
+	char path[48];
+	FILE *f;
+	int ret = -ENOENT;
+
+	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	while (fgets(buf, (int)len, f))
+		if (!strncmp(buf, "0::", 3)) {
+			ret = 0;
+			break;
+		}
+	fclose(f);
+	return ret;
+}
+
+/*
+ * Under Type=notify, an entry already up: its daemon becomes the main
+ * process if it runs in this service's cgroup (a restart raced with it).
+ * One started elsewhere (by the initramfs, by hand) is not adopted: the
+ * service would kill it at stop.
+ */
+static int up_adopt(const struct table_entry *e, const struct named_dev *d)
+{
+	char mine[512], its[512];
+	int ret;
+
+	if (read_cgroup(getpid(), mine, sizeof(mine)) < 0 ||
+	    read_cgroup(d->pid, its, sizeof(its)) < 0 || strcmp(mine, its)) {
+		warn("%s: already up, device %u served by pid %d outside this service; not taking it over",
+		     e->name, d->id, (int)d->pid);
+		return 1;
+	}
+	ret = notify_ready(d->pid, d->id);
+	if (ret < 0) {
+		warn("%s: cannot tell the service manager (NOTIFY_SOCKET): %s",
+		     e->name, strerror(-ret));
+		return 1;
+	}
+	printf("%s: already up, device %u (/dev/ublkb%u)\n", e->name, d->id, d->id);
+	return 0;
+}
+
 static int up_entry(const struct table_entry *e, const struct named_dev *d)
 {
 	int status;
 	pid_t pid;
 
+	if (d && d->alive && getenv("NOTIFY_SOCKET"))
+		return up_adopt(e, d);
 	if (d && d->alive) {
 		printf("%s: already up, device %u (/dev/ublkb%u)\n", e->name, d->id, d->id);
 		return 0;
+	}
+	/*
+	 * A device whose daemon died and that cannot be recovered is DEAD:
+	 * no disk, nothing to lose.  It goes, and the entry comes up anew
+	 * (systemctl start after a crash).  One in another state may still
+	 * be held: that is for the administrator.
+	 */
+	if (d && !recoverable(d) && d->state == UBLK_S_DEV_DEAD) {
+		if (cli_del(&d->id, 1, DEL_SAFE, NULL))
+			return 1;
+		printf("%s: device %u had lost its daemon (DEAD): removed\n", e->name, d->id);
+		d = NULL;
 	}
 	if (d && !recoverable(d)) {
 		warn("%s: device %u has no daemon (%s); take it down first (sublk down %s)",
@@ -222,12 +285,18 @@ int cmd_up(int argc, char **argv)
 	struct up_args a;
 	struct reality r;
 	struct table t;
-	unsigned i;
+	unsigned i, n;
 	int failed = 0;
 
 	parse_args(argc, argv, &a);
 	load_table(&a, &t, 1);
 	check_names(&a, &t);
+	/* one service, one main process: systemd's sublk@NAME */
+	for (i = 0, n = 0; i < t.nr; i++)
+		n += selected(&a, t.entries[i].name, t.entries[i].initramfs);
+	if (getenv("NOTIFY_SOCKET") && n != 1)
+		die("under a service manager's Type=notify (NOTIFY_SOCKET), up takes exactly one NAME (here %u entries)",
+		    n);
 	cli_lock();
 	scan(&r);
 	for (i = 0; i < t.nr; i++) {

@@ -165,13 +165,23 @@ kill -9 "$pid"
 wait_pid_gone "$pid" 10 || fail "the data daemon did not die"
 out=$("$SUBLK" status data)
 grep -Eq "^data +loop +${ids[data]} +dead-daemon " <<< "$out" || fail "status of a dead daemon: $out"
-out=$(timeout 60 "$SUBLK" up data 2>&1) && fail "up of a device with a dead daemon succeeded: $out"
-grep -q "data: device ${ids[data]} has no daemon" <<< "$out" || fail "up of a dead daemon said: $out"
+# its DEAD device (no recovery) is removed and the entry comes up anew
+dead=${ids[data]}
+out=$(timeout 60 "$SUBLK" up data 2>&1) || fail "up of an entry with a dead daemon failed: $out"
+echo "$out"
+grep -q "^data: device $dead had lost its daemon (DEAD): removed" <<< "$out" ||
+	fail "up of a dead daemon said: $out"
+parse_ids "$out"
+[ -e "/sys/class/block/ublkb${ids[data]}" ] || fail "data did not come up anew: $out"
+[ "${ids[data]}" = "$dead" ] || [ ! -e "/dev/ublkc$dead" ] || fail "the DEAD device $dead stayed"
+"$SUBLK" status data | grep -Eq "^data +loop +${ids[data]} +up " || fail "status of data after up: $("$SUBLK" status data)"
+[ "${ids[data]}" = "$dead" ] || _forget devs "$dead"
 # down without names only takes the table's entries
 out=$(timeout 60 "$SUBLK" down --table "$TEST_TMP/tab2" 2>&1) || fail "down --table tab2 failed: $out"
 [ -e "/dev/ublkc${ids[nothing]}" ] || fail "down of tab2 took down 'nothing', which tab2 lacks"
 out=$(timeout 60 "$SUBLK" down --table "$TEST_TMP/tab2" nothing 2>&1) || fail "down nothing failed: $out"
 wait_gone "/dev/ublkc${ids[nothing]}" 10 || fail "down nothing left its device"
+wait_gone "/dev/ublkc${ids[data]}" 10 || fail "down --table tab2 left data up"
 _forget devs "${ids[nothing]}"
 _forget devs "${ids[data]}"
 echo "ok not-in-table and dead-daemon"
