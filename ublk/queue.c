@@ -166,6 +166,34 @@ static int has_data(unsigned op)
 	return op == UBLK_IO_OP_READ || op == UBLK_IO_OP_WRITE;
 }
 
+/* User copy through the queue: a target that moves the data itself does not. */
+static int queue_copies(const struct ublk_queue *q)
+{
+	return (q->mode & UBLK_QMODE_USER_COPY) && !q->backend->user_copy;
+}
+
+int ublk_queue_copy_in(struct ublk_queue *q, unsigned tag, void *data,
+		       size_t len)
+{
+	ssize_t n;
+
+	if (!(q->mode & UBLK_QMODE_USER_COPY) || tag >= q->depth)
+		return -EINVAL;
+	n = pread(q->dev->cdev_fd, data, len, user_copy_off(q, tag));
+	return n < 0 ? -errno : (int)n;
+}
+
+int ublk_queue_copy_out(struct ublk_queue *q, unsigned tag, const void *data,
+			size_t len)
+{
+	ssize_t n;
+
+	if (!(q->mode & UBLK_QMODE_USER_COPY) || tag >= q->depth)
+		return -EINVAL;
+	n = pwrite(q->dev->cdev_fd, data, len, user_copy_off(q, tag));
+	return n < 0 ? -errno : (int)n;
+}
+
 static void queue_commit(struct ublk_queue *q, unsigned tag, int result)
 {
 	const struct ublksrv_io_desc *iod = &q->descs[tag];
@@ -183,8 +211,7 @@ static void queue_commit(struct ublk_queue *q, unsigned tag, int result)
 	      (unsigned long long)iod->start_sector, iod->nr_sectors << 9, result);
 
 	/* USER_COPY: hand the read data to the kernel before committing */
-	if ((q->mode & UBLK_QMODE_USER_COPY) && op == UBLK_IO_OP_READ &&
-	    result > 0) {
+	if (queue_copies(q) && op == UBLK_IO_OP_READ && result > 0) {
 		n = pwrite(q->dev->cdev_fd, io->buf, (size_t)result,
 			   user_copy_off(q, tag));
 		if (n != result)
@@ -220,7 +247,9 @@ static void queue_serve_backend(struct ublk_queue *q, unsigned tag)
 	io->flags = (io->flags & UBLK_IO_BUF_REGISTERED) | UBLK_IO_IN_BACKEND;
 	before = io->tgt_inflight;
 	ret = b->ops->queue_io(b, q, tag, iod,
-			       (q->mode & UBLK_QMODE_ZERO_COPY) ? NULL : io->buf);
+			       (q->mode & UBLK_QMODE_ZERO_COPY) ||
+			       ((q->mode & UBLK_QMODE_USER_COPY) && b->user_copy) ?
+			       NULL : io->buf);
 	if (io->tgt_inflight != before)
 		TRACE(q, "sublk: dev %u q %u tag %u backend issue %u sqe\n",
 		      q->dev->dev_id, q->q_id, tag, io->tgt_inflight - before);
@@ -246,7 +275,7 @@ void queue_serve(struct ublk_queue *q, unsigned tag)
 	STAT_ADD(io->t->served, 1);
 	io->flags = 0;		/* ours; with the target once queue_io has it */
 
-	if ((q->mode & UBLK_QMODE_USER_COPY) && op == UBLK_IO_OP_WRITE) {
+	if (queue_copies(q) && op == UBLK_IO_OP_WRITE) {
 		n = pread(q->dev->cdev_fd, io->buf, len, user_copy_off(q, tag));
 		if (n != (ssize_t)len) {
 			queue_commit(q, tag, n < 0 ? -errno : -EIO);

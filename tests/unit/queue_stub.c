@@ -46,3 +46,17 @@ int ublk_queue_complete(struct ublk_queue *q, unsigned tag, int result)
 {
 	return -EINVAL;
 }
+
+__attribute__((weak))
+int ublk_queue_copy_in(struct ublk_queue *q, unsigned tag, void *data,
+		       size_t len)
+{
+	return -EINVAL;
+}
+
+__attribute__((weak))
+int ublk_queue_copy_out(struct ublk_queue *q, unsigned tag, const void *data,
+			size_t len)
+{
+	return -EINVAL;
+}

@@ -140,6 +140,27 @@ int main(void)
 	CHECK(P("-t", "null", "-b", "--per_io_tasks") < 0);
 	CHECK(strstr(err, "drop --per_io_tasks") != NULL);
 
+	/* --copy: the copy path, not with another data path */
+	CHECK_EQ(P("-t", "loop", "-f", "/x", "--copy"), 0);
+	CHECK_EQ(o.copy, 1);
+	CHECK(!(o.flags & (UBLK_F_SUPPORT_ZERO_COPY | UBLK_F_USER_COPY)));
+	CHECK_EQ(P("-t", "mem", "-s", "1M", "--copy", "--unprivileged", "-g", "1"), 0);
+	CHECK(P("-t", "loop", "-f", "/x", "--copy", "-z") < 0);
+	CHECK(strstr(err, "--copy excludes") != NULL);
+	CHECK(P("-t", "mem", "-s", "1M", "--usercopy", "--copy") < 0);
+	{
+		struct add_opts o2;
+		char bufs[8][24], *args[RS_MAX_ARGS + 1];
+		int n;
+
+		CHECK_EQ(P("-t", "loop", "-f", "/x", "--copy"), 0);
+		args[0] = "add";
+		n = opts_to_args(&o, bufs, args + 1, RS_MAX_ARGS);
+		REQUIRE(n > 0);
+		CHECK_EQ(opts_parse_add(n + 1, args, &o2, err, sizeof(err)), 0);
+		CHECK_EQ(o2.copy, 1);
+	}
+
 	/* the canonical form reads back to the same settings */
 	{
 		struct add_opts o2;
