@@ -129,7 +129,7 @@ if has_feature UNPRIVILEGED_DEV; then
 	chmod 0666 /dev/ublk-control
 	( while :; do
 		for n in /dev/ublkc* /dev/ublkb*; do
-			[ -e "$n" ] && [ "$(stat -c %u "$n")" != $uid ] && chown $uid:$uid "$n" 2> /dev/null
+			[ -e "$n" ] && [ "$(stat -c %u "$n" 2> /dev/null)" != $uid ] && chown $uid:$uid "$n" 2> /dev/null
 		done
 		sleep 0.05
 	done ) &
