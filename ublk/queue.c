@@ -212,10 +212,9 @@ static void queue_commit(struct ublk_queue *q, unsigned tag, int result)
 
 	/* USER_COPY: hand the read data to the kernel before committing */
 	if (queue_copies(q) && op == UBLK_IO_OP_READ && result > 0) {
-		n = pwrite(q->dev->cdev_fd, io->buf, (size_t)result,
-			   user_copy_off(q, tag));
+		n = ublk_queue_copy_out(q, tag, io->buf, (size_t)result);
 		if (n != result)
-			result = n < 0 ? -errno : -EIO;
+			result = n < 0 ? (int)n : -EIO;
 	}
 	if (result < 0)
 		STAT_ADD(q->stats.errors[op & 7], 1);
@@ -276,9 +275,9 @@ void queue_serve(struct ublk_queue *q, unsigned tag)
 	io->flags = 0;		/* ours; with the target once queue_io has it */
 
 	if (queue_copies(q) && op == UBLK_IO_OP_WRITE) {
-		n = pread(q->dev->cdev_fd, io->buf, len, user_copy_off(q, tag));
+		n = ublk_queue_copy_in(q, tag, io->buf, len);
 		if (n != (ssize_t)len) {
-			queue_commit(q, tag, n < 0 ? -errno : -EIO);
+			queue_commit(q, tag, n < 0 ? (int)n : -EIO);
 			return;
 		}
 	}
