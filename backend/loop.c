@@ -142,6 +142,7 @@ static int loop_open(struct backend *b)
 	b->attrs = UBLK_ATTR_VOLATILE_CACHE | UBLK_ATTR_FUA;
 	b->fd = fd;
 	b->zero_copy = 1;	/* READ_FIXED / WRITE_FIXED on the request's pages */
+	b->auto_path = BACKEND_AUTO_ZERO_COPY;	/* no copy at all; user copy saves none */
 	b->priv = lo;
 	return 0;
 

@@ -15,6 +15,11 @@
  *
  * Queue threads serve disjoint requests on the same mappings; the state,
  * their addresses, never changes after open().
+ *
+ * Its fast path is user copy: a request's data moves once, by pread and
+ * pwrite on /dev/ublkcN straight between its pages and the RAM disk.  In
+ * the copy path the kernel copies into the tag's buffer and mem copies
+ * again.  Metadata still goes through the queue's per-tag buffer.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -99,6 +104,8 @@ static int mem_open(struct backend *b)
 	b->discard_granularity = 4096;
 	b->max_discard_sectors = BACKEND_MAX_DISCARD_SECTORS;
 	b->max_write_zeroes_sectors = BACKEND_MAX_DISCARD_SECTORS;
+	b->user_copy = 1;
+	b->auto_path = BACKEND_AUTO_USER_COPY;
 	return 0;
 }
 
@@ -182,6 +189,14 @@ static void mem_meta_io(struct backend *b, struct ublk_queue *q, unsigned tag,
 		mem_meta_copy((unsigned char *)m->meta + moff, meta, mlen);
 }
 
+/* A request's result from what a user copy moved: all of it or an error. */
+static int mem_moved(int n, uint64_t len)
+{
+	if (n < 0)
+		return n;
+	return (uint64_t)n == len ? n : -EIO;
+}
+
 static int mem_queue_io(struct backend *b, struct ublk_queue *q, unsigned tag,
 			const struct ublksrv_io_desc *iod, void *buf)
 {
@@ -190,6 +205,7 @@ static int mem_queue_io(struct backend *b, struct ublk_queue *q, unsigned tag,
 	const uint64_t len = (uint64_t)iod->nr_sectors << 9;
 	const struct mem *m = b->priv;
 	char *base = m->data;
+	int n;
 
 	if (op == UBLK_IO_OP_FLUSH)
 		return 0;
@@ -198,15 +214,23 @@ static int mem_queue_io(struct backend *b, struct ublk_queue *q, unsigned tag,
 
 	switch (op) {
 	case UBLK_IO_OP_READ:
-		if (!buf)
-			return -EINVAL;
-		memcpy(buf, base + off, len);
+		if (!buf) {	/* user copy */
+			n = mem_moved(ublk_queue_copy_out(q, tag, base + off, len), len);
+			if (n < 0)
+				return n;
+		} else {
+			memcpy(buf, base + off, len);
+		}
 		mem_meta_io(b, q, tag, op, off, len);
 		return (int)len;
 	case UBLK_IO_OP_WRITE:
-		if (!buf)
-			return -EINVAL;
-		memcpy(base + off, buf, len);
+		if (!buf) {
+			n = mem_moved(ublk_queue_copy_in(q, tag, base + off, len), len);
+			if (n < 0)
+				return n;
+		} else {
+			memcpy(base + off, buf, len);
+		}
 		mem_meta_io(b, q, tag, op, off, len);
 		return (int)len;
 	case UBLK_IO_OP_DISCARD:

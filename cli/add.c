@@ -34,6 +34,33 @@ static void check_features(const struct ublk_ctrl *c, uint64_t flags)
 	    ublk_feature_since(bit));
 }
 
+/*
+ * No data path asked for: the fastest the target declares (auto_path)
+ * that the driver reports (GET_FEATURES: a driver without it is given
+ * none).  None where the kernel forbids it (unprivileged devices), after
+ * -g 1 (a step of the copy path), or with the legacy command numbers
+ * (they have no buffer registration).  The pick is saved with the other
+ * options (-z, --usercopy or --copy), so recover keeps it.
+ */
+static void pick_data_path(struct add_opts *o, const struct backend *b,
+			   uint64_t features)
+{
+	const uint64_t paths = UBLK_F_SUPPORT_ZERO_COPY | UBLK_F_USER_COPY;
+
+	if (o->flags & paths)
+		return;
+	if (o->copy || (o->flags & (UBLK_F_NEED_GET_DATA | UBLK_F_UNPRIVILEGED_DEV)))
+		features = 0;
+	if ((b->auto_path & BACKEND_AUTO_ZERO_COPY) && b->zero_copy &&
+	    (features & UBLK_F_SUPPORT_ZERO_COPY) && !cli_env()->legacy_cmds)
+		o->flags |= UBLK_F_SUPPORT_ZERO_COPY;
+	else if ((b->auto_path & BACKEND_AUTO_USER_COPY) &&
+		 (features & UBLK_F_USER_COPY))
+		o->flags |= UBLK_F_USER_COPY;
+	if (!(o->flags & paths))
+		o->copy = 1;
+}
+
 /* The daemon's side of the fork: detach, then serve. */
 static void __attribute__((noreturn)) daemon_child(struct add_opts *o,
 						   struct backend *b, int wfd)
@@ -266,6 +293,7 @@ int cli_add_device(struct add_opts *o, unsigned *id)
 {
 	struct backend b;
 	struct ublk_ctrl c;
+	uint64_t features;
 
 	if (o->debug)
 		log_level = LOG_DEBUG;
@@ -281,19 +309,21 @@ int cli_add_device(struct add_opts *o, unsigned *id)
 	/* a recoverable device can also be quiesced, where the driver can */
 	if ((o->flags & UBLK_F_USER_RECOVERY) && (c.features & UBLK_F_QUIESCE))
 		o->flags |= UBLK_F_QUIESCE;
-	/* zero copy registers buffers itself where the kernel can (6.16) */
-	if ((o->flags & UBLK_F_SUPPORT_ZERO_COPY) &&
-	    (c.features & UBLK_F_AUTO_BUF_REG) && !cli_env()->no_auto_buf_reg)
-		o->flags |= UBLK_F_AUTO_BUF_REG;
+	features = c.has_get_features ? c.features : 0;
 	ublk_ctrl_close(&c);
 
 	open_backend(&b, o);
 	if ((o->flags & UBLK_F_SUPPORT_ZERO_COPY) && !b.zero_copy) {
 		if (b.ops->close)
 			b.ops->close(&b);
-		die("the %s backend needs the data in memory: zero copy (-z) works with null, loop, stripe and nbd",
-		    b.ops->name);
+		die("the %s backend needs the data in memory: zero copy (-z) works with null, loop, stripe and nbd%s",
+		    b.ops->name, b.user_copy ? " (its fast path is --usercopy)" : "");
 	}
+	pick_data_path(o, &b, features);
+	/* zero copy: the kernel registers the buffers itself where it can (6.16) */
+	if ((o->flags & UBLK_F_SUPPORT_ZERO_COPY) &&
+	    (features & UBLK_F_AUTO_BUF_REG) && !cli_env()->no_auto_buf_reg)
+		o->flags |= UBLK_F_AUTO_BUF_REG;
 	return spawn_daemon(o, &b, id);
 }
 

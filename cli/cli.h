@@ -115,6 +115,7 @@ struct add_opts {
 	unsigned depth;
 	unsigned max_io_buf_bytes;
 	uint64_t flags;			/* UBLK_F_* asked for */
+	int copy;			/* --copy: the copy path, whatever is faster */
 	int foreground;
 	int debug;
 	int recover;			/* recover dev_id instead of adding */

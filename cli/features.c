@@ -9,18 +9,18 @@
 
 /* How sublk uses each feature bit; a reason where it does not. */
 static const char *const use[UBLK_F_NR_KNOWN] = {
-	[0] = "used: -z (zero copy, Linux 6.15+)",
+	[0] = "used: -z; add's pick for loop (6.15+)",
 	[1] = "used: -u 1",
 	[2] = "used: -g 1",
 	[3] = "used: -r 1",
 	[4] = "used: -i 1",
 	[5] = "used: --unprivileged",
 	[6] = "used: the command encoding",
-	[7] = "used: --usercopy",
+	[7] = "used: --usercopy; add's pick for mem",
 	[8] = "not used: no zoned target yet",
 	[9] = "used: -e 1",
 	[10] = "used: update_size",
-	[11] = "used: -z on Linux 6.16+",
+	[11] = "used: zero copy on Linux 6.16+",
 	[12] = "used: quiesce (with -r 1)",
 	[13] = "used: --per_io_tasks",
 	[14] = "not used: buffers are registered by the serving thread itself",

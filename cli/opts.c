@@ -68,6 +68,7 @@ enum {
 	OPT_FAULT,
 	OPT_TRACE,
 	OPT_USERCOPY,
+	OPT_COPY,
 	OPT_UNPRIV,
 	OPT_NTHREADS,
 	OPT_PER_IO,
@@ -111,6 +112,7 @@ static const struct option add_longopts[] = {
 	{ "fault",			1, NULL, OPT_FAULT },
 	{ "trace-marker",		0, NULL, OPT_TRACE },
 	{ "usercopy",			0, NULL, OPT_USERCOPY },
+	{ "copy",			0, NULL, OPT_COPY },
 	{ "unprivileged",		0, NULL, OPT_UNPRIV },
 	{ "zerocopy",			0, NULL, 'z' },
 	{ "batch-io",			0, NULL, 'b' },
@@ -272,6 +274,8 @@ static int opts_check(struct add_opts *o, char *err, size_t errlen)
 		return opt_err("--unprivileged devices cannot use --usercopy, --zerocopy or -r (the kernel refuses them)");
 	if ((o->flags & UBLK_F_USER_COPY) && (o->flags & UBLK_F_SUPPORT_ZERO_COPY))
 		return opt_err("--usercopy and --zerocopy exclude each other");
+	if (o->copy && (o->flags & (UBLK_F_USER_COPY | UBLK_F_SUPPORT_ZERO_COPY)))
+		return opt_err("--copy excludes --usercopy and --zerocopy: each picks the data path");
 	if (o->conf.fault && strcmp(o->conf.type, "fault"))
 		return opt_err("--fault goes with -t fault");
 	if (opts_check_stripe(o, err, errlen))
@@ -428,6 +432,9 @@ int opts_parse_add(int argc, char **argv, struct add_opts *o,
 			break;
 		case OPT_USERCOPY:
 			o->flags |= UBLK_F_USER_COPY;
+			break;
+		case OPT_COPY:
+			o->copy = 1;
 			break;
 		case 'z':
 			o->flags |= UBLK_F_SUPPORT_ZERO_COPY;
@@ -595,6 +602,8 @@ int opts_to_args(const struct add_opts *o, char bufs[OPTS_NUM_BUFS][24], char **
 		ARG("--usercopy");
 	if (o->flags & UBLK_F_SUPPORT_ZERO_COPY)
 		ARG("-z");
+	if (o->copy)
+		ARG("--copy");
 	if (o->flags & UBLK_F_BATCH_IO)
 		ARG("-b");
 	if (o->flags & UBLK_F_UNPRIVILEGED_DEV)

@@ -209,8 +209,9 @@ static int dev_map_queue(struct ublk_dev *d, unsigned i)
 		q->descs = NULL;
 		return -errno;
 	}
-	/* page-aligned per-tag buffers; zero copy needs none */
-	if (!(q->mode & UBLK_QMODE_ZERO_COPY)) {
+	/* page-aligned per-tag buffers; zero copy needs none, nor a target that copies itself */
+	if (!(q->mode & UBLK_QMODE_ZERO_COPY) &&
+	    !((q->mode & UBLK_QMODE_USER_COPY) && d->backend->user_copy)) {
 		q->bufs_sz = (size_t)q->depth * d->info.max_io_buf_bytes;
 		q->bufs = mmap(NULL, q->bufs_sz, PROT_READ | PROT_WRITE,
 			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);

@@ -184,6 +184,34 @@ static int has_data(unsigned op)
 	return op == UBLK_IO_OP_READ || op == UBLK_IO_OP_WRITE;
 }
 
+/* User copy through the queue: a target that moves the data itself does not. */
+static int queue_copies(const struct ublk_queue *q)
+{
+	return (q->mode & UBLK_QMODE_USER_COPY) && !q->backend->user_copy;
+}
+
+int ublk_queue_copy_in(struct ublk_queue *q, unsigned tag, void *data,
+		       size_t len)
+{
+	ssize_t n;
+
+	if (!(q->mode & UBLK_QMODE_USER_COPY) || tag >= q->depth)
+		return -EINVAL;
+	n = pread(q->dev->cdev_fd, data, len, user_copy_off(q, tag));
+	return n < 0 ? -errno : (int)n;
+}
+
+int ublk_queue_copy_out(struct ublk_queue *q, unsigned tag, const void *data,
+			size_t len)
+{
+	ssize_t n;
+
+	if (!(q->mode & UBLK_QMODE_USER_COPY) || tag >= q->depth)
+		return -EINVAL;
+	n = pwrite(q->dev->cdev_fd, data, len, user_copy_off(q, tag));
+	return n < 0 ? -errno : (int)n;
+}
+
 /*
  * USER_COPY: move @len bytes of request @tag between @buf and the kernel,
  * its data or (@meta) its metadata: a read's to the kernel, a write's
@@ -226,7 +254,9 @@ static void queue_commit(struct ublk_queue *q, unsigned tag, int result)
 	/* USER_COPY: hand the read data (and metadata) over before committing */
 	if ((q->mode & UBLK_QMODE_USER_COPY) && op == UBLK_IO_OP_READ &&
 	    result > 0) {
-		ret = user_copy(q, tag, 1, io->buf, (size_t)result, 0);
+		ret = 0;
+		if (queue_copies(q))
+			ret = user_copy(q, tag, 1, io->buf, (size_t)result, 0);
 		/* as much metadata as data: a short read has less */
 		if (!ret && ublk_queue_meta(q, tag, &mlen))
 			ret = user_copy(q, tag, 1, io->meta,
@@ -264,7 +294,9 @@ static void queue_serve_backend(struct ublk_queue *q, unsigned tag)
 	io->flags = (io->flags & UBLK_IO_BUF_REGISTERED) | UBLK_IO_IN_BACKEND;
 	before = io->tgt_inflight;
 	ret = b->ops->queue_io(b, q, tag, iod,
-			       (q->mode & UBLK_QMODE_ZERO_COPY) ? NULL : io->buf);
+			       (q->mode & UBLK_QMODE_ZERO_COPY) ||
+			       ((q->mode & UBLK_QMODE_USER_COPY) && b->user_copy) ?
+			       NULL : io->buf);
 	if (io->tgt_inflight != before)
 		TRACE(q, "sublk: dev %u q %u tag %u backend issue %u sqe\n",
 		      q->dev->dev_id, q->q_id, tag, io->tgt_inflight - before);
@@ -292,7 +324,9 @@ void queue_serve(struct ublk_queue *q, unsigned tag)
 	io->flags = 0;		/* ours; with the target once queue_io has it */
 
 	if ((q->mode & UBLK_QMODE_USER_COPY) && op == UBLK_IO_OP_WRITE) {
-		ret = user_copy(q, tag, 0, io->buf, len, 0);
+		ret = 0;
+		if (queue_copies(q))
+			ret = user_copy(q, tag, 0, io->buf, len, 0);
 		if (!ret && ublk_queue_meta(q, tag, &mlen))
 			ret = user_copy(q, tag, 0, io->meta, mlen, 1);
 		if (ret) {

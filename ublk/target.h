@@ -101,10 +101,26 @@ struct backend {
 	uint32_t max_io_bytes;		/* largest request it takes; 0: any */
 	int fd;				/* backing fd, or -1: fixed file 1 on each queue ring */
 	int zero_copy;			/* can serve with buf == NULL (see queue_io) */
+	/*
+	 * In user copy mode (--usercopy) moves each request's data itself,
+	 * with ublk_queue_copy_in / _out straight between its own memory
+	 * and the request: queue_io then gets buf == NULL.  Without it the
+	 * queue copies through the tag's buffer, one copy more.
+	 */
+	int user_copy;
+	/*
+	 * The data path add picks when none is asked for: the first of
+	 * BACKEND_AUTO_* set that the kernel and the device allow, else the
+	 * copy path.  A target joins by declaring what serves it fastest.
+	 */
+	unsigned auto_path;
 	void *priv;			/* the backend's own state */
 
 	char err[192];			/* why open() failed: one line */
 };
+
+#define BACKEND_AUTO_ZERO_COPY	(1U << 0)	/* -z: needs zero_copy */
+#define BACKEND_AUTO_USER_COPY	(1U << 1)	/* --usercopy: best with user_copy */
 
 struct backend_ops {
 	const char *name;
@@ -202,6 +218,16 @@ unsigned ublk_queue_buf_index(const struct ublk_queue *q, unsigned tag);
  * to the kernel with the data, at commit.
  */
 void *ublk_queue_meta(const struct ublk_queue *q, unsigned tag, size_t *len);
+/*
+ * User copy, for a target with user_copy set: the data of request @tag
+ * moves straight between the request's pages and @data, @len bytes from
+ * byte 0 of the request: _in reads what a write brings, _out fills a
+ * read.  The count moved, or -errno; -EINVAL outside user copy mode.
+ */
+int ublk_queue_copy_in(struct ublk_queue *q, unsigned tag, void *data,
+		       size_t len);
+int ublk_queue_copy_out(struct ublk_queue *q, unsigned tag, const void *data,
+			size_t len);
 /* The descriptor of the request @tag is serving (valid until its commit). */
 const struct ublksrv_io_desc *ublk_queue_iod(const struct ublk_queue *q,
 					     unsigned tag);

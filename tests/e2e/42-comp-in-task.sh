@@ -5,4 +5,4 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-dev.sh"
 need_cmd fio mkfs.ext4
-datapath_suite comp-in-task -u 1
+datapath_suite comp-in-task -u 1 --copy

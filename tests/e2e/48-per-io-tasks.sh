@@ -38,7 +38,7 @@ nthr=$(cat /proc/$pid/task/*/comm | grep -vc '^iou-')
 [ "$nthr" = 4 ] || fail "daemon has $nthr threads besides io_uring's, not main + 3"
 sublk_del "$id"
 
-datapath_suite per-io --nthreads 3 --per_io_tasks
+datapath_suite per-io --nthreads 3 --per_io_tasks --copy
 if has_feature ZERO_COPY; then
 	datapath_suite per-io-zc --nthreads 3 --per_io_tasks -z
 fi

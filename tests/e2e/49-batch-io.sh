@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 # Data path: batch I/O (-b, BATCH_IO): PREP once, a multishot FETCH per
-# queue, results committed many at a time; in the default copy mode, with
+# queue, results committed many at a time; in the copy mode (--copy), with
 # --usercopy and with zero copy.
 # timeout: 1200
 . "$(dirname "$0")/lib.sh"
@@ -50,7 +50,7 @@ echo "ok batch: killed during I/O, recovered, reissued, verify passed"
 sublk_del "$id"
 rm -f "$img"
 
-datapath_suite batch -b
+datapath_suite batch -b --copy
 if has_feature USER_COPY; then
 	datapath_suite batch-user-copy -b --usercopy
 fi

@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "unit.h"
 #include "../../backend/backend.h"
@@ -29,6 +30,10 @@ struct ublk_queue {
 	unsigned char *meta[FAKE_QUEUE_DEPTH];
 	unsigned meta_size;				/* per 2^meta_shift bytes */
 	unsigned meta_shift;
+	/* user copy: the request's pages (NULL: not in user copy mode) */
+	unsigned char *pages;
+	size_t pages_len;
+	size_t copy_short;	/* a copy moves this many bytes fewer */
 };
 
 struct io_uring_sqe *ublk_queue_get_sqe(struct ublk_queue *q, unsigned tag,
@@ -80,6 +85,34 @@ int ublk_queue_complete(struct ublk_queue *q, unsigned tag, int result)
 	q->completed[tag] = 1;
 	q->result[tag] = result;
 	return 0;
+}
+
+/* User copy, as pread and pwrite on /dev/ublkcN: bounded by the request. */
+static size_t fake_copy_len(const struct ublk_queue *q, size_t len)
+{
+	if (len > q->pages_len)
+		len = q->pages_len;
+	return len > q->copy_short ? len - q->copy_short : 0;
+}
+
+int ublk_queue_copy_in(struct ublk_queue *q, unsigned tag, void *data,
+		       size_t len)
+{
+	if (!q || !q->pages || tag >= FAKE_QUEUE_DEPTH)
+		return -EINVAL;
+	len = fake_copy_len(q, len);
+	memcpy(data, q->pages, len);
+	return (int)len;
+}
+
+int ublk_queue_copy_out(struct ublk_queue *q, unsigned tag, const void *data,
+			size_t len)
+{
+	if (!q || !q->pages || tag >= FAKE_QUEUE_DEPTH)
+		return -EINVAL;
+	len = fake_copy_len(q, len);
+	memcpy(q->pages, data, len);
+	return (int)len;
 }
 
 /* Put a request in @q's descriptor for @tag, as the driver would. */

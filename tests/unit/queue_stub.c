@@ -52,3 +52,17 @@ void *ublk_queue_meta(const struct ublk_queue *q, unsigned tag, size_t *len)
 {
 	return NULL;
 }
+
+__attribute__((weak))
+int ublk_queue_copy_in(struct ublk_queue *q, unsigned tag, void *data,
+		       size_t len)
+{
+	return -EINVAL;
+}
+
+__attribute__((weak))
+int ublk_queue_copy_out(struct ublk_queue *q, unsigned tag, const void *data,
+			size_t len)
+{
+	return -EINVAL;
+}

@@ -307,6 +307,45 @@ static void test_mem_integrity(void)
 	free(rmeta);
 }
 
+/* mem in user copy mode: the data moves once, between the request and the disk. */
+static void test_mem_user_copy(void)
+{
+	struct backend b = { .ops = &backend_mem_ops, .conf = { .size = 16 * MiB } };
+	unsigned char *wbuf = xalloc(512 << 10), *rbuf = xalloc(512 << 10);
+	struct ublk_queue *q = calloc(1, sizeof(*q));
+
+	REQUIRE(q);
+	REQUIRE(b.ops->open(&b) == 0);
+	CHECK_EQ(b.user_copy, 1);
+	CHECK_EQ(b.auto_path, BACKEND_AUTO_USER_COPY);
+	CHECK_EQ(b.zero_copy, 0);
+
+	/* a write reads the request's pages; a read fills them */
+	fill(wbuf, 512 << 10, 11);
+	q->pages = wbuf;
+	q->pages_len = 512 << 10;
+	CHECK_EQ(io(&b, q, UBLK_IO_OP_WRITE, 3 * MiB, 512 << 10, NULL), 512 << 10);
+	memset(rbuf, 0, 512 << 10);
+	q->pages = rbuf;
+	CHECK_EQ(io(&b, q, UBLK_IO_OP_READ, 3 * MiB, 512 << 10, NULL), 512 << 10);
+	CHECK(!memcmp(rbuf, wbuf, 512 << 10));
+	/* the same data through the copy path's buffer */
+	memset(rbuf, 0, 512 << 10);
+	CHECK_EQ(io(&b, q, UBLK_IO_OP_READ, 3 * MiB + 4096, 64 << 10, rbuf), 64 << 10);
+	CHECK(!memcmp(rbuf, wbuf + 4096, 64 << 10));
+
+	/* a copy that moves less, or fails, fails the request */
+	q->copy_short = 512;
+	CHECK_EQ(io(&b, q, UBLK_IO_OP_WRITE, 0, 4096, NULL), -EIO);
+	CHECK_EQ(io(&b, q, UBLK_IO_OP_READ, 0, 4096, NULL), -EIO);
+	q->pages = NULL;
+	CHECK_EQ(io(&b, q, UBLK_IO_OP_READ, 0, 4096, NULL), -EINVAL);
+	b.ops->close(&b);
+	free(q);
+	free(wbuf);
+	free(rbuf);
+}
+
 /* ---- a target answered off the request's own SQEs, on the fake queue ---- */
 
 /* queue_io sends a tagless NOP naming the tag; its CQE finishes the request. */
@@ -357,6 +396,7 @@ int main(void)
 	test_null();
 	test_mem();
 	test_mem_integrity();
+	test_mem_user_copy();
 	test_deferred();
 	return unit_done();
 }

@@ -178,6 +178,26 @@ int main(void)
 	CHECK(strstr(err, "not with -z or --unprivileged") != NULL);
 	CHECK(P("-t", "null", "--metadata_size", "8", "--unprivileged") < 0);
 	CHECK(strstr(err, "not with -z or --unprivileged") != NULL);
+	/* --copy: the copy path, not with another data path */
+	CHECK_EQ(P("-t", "loop", "-f", "/x", "--copy"), 0);
+	CHECK_EQ(o.copy, 1);
+	CHECK(!(o.flags & (UBLK_F_SUPPORT_ZERO_COPY | UBLK_F_USER_COPY)));
+	CHECK_EQ(P("-t", "mem", "-s", "1M", "--copy", "--unprivileged", "-g", "1"), 0);
+	CHECK(P("-t", "loop", "-f", "/x", "--copy", "-z") < 0);
+	CHECK(strstr(err, "--copy excludes") != NULL);
+	CHECK(P("-t", "mem", "-s", "1M", "--usercopy", "--copy") < 0);
+	{
+		struct add_opts o2;
+		char bufs[OPTS_NUM_BUFS][24], *args[RS_MAX_ARGS + 1];
+		int n;
+
+		CHECK_EQ(P("-t", "loop", "-f", "/x", "--copy"), 0);
+		args[0] = "add";
+		n = opts_to_args(&o, bufs, args + 1, RS_MAX_ARGS);
+		REQUIRE(n > 0);
+		CHECK_EQ(opts_parse_add(n + 1, args, &o2, err, sizeof(err)), 0);
+		CHECK_EQ(o2.copy, 1);
+	}
 
 	/* the canonical form reads back to the same settings */
 	{
@@ -299,7 +319,7 @@ int main(void)
 	/* ... and its canonical form reads back the same */
 	{
 		struct add_opts o2;
-		char bufs[8][24], *args[RS_MAX_ARGS + 1];
+		char bufs[OPTS_NUM_BUFS][24], *args[RS_MAX_ARGS + 1];
 		int n;
 
 		CHECK_EQ(P("-t", "nbd", "--uri", "nbd://10.0.0.1:777/x%2Fy", "-q", "1",
@@ -329,7 +349,7 @@ int main(void)
 
 	{
 		struct add_opts o2;
-		char bufs[8][24], *args[RS_MAX_ARGS + 1];
+		char bufs[OPTS_NUM_BUFS][24], *args[RS_MAX_ARGS + 1];
 		int n;
 
 		CHECK_EQ(P("-t", "stripe", "-f", "/m0", "-f", "/m 1", "-f", "/m2",
