@@ -15,6 +15,7 @@ static const struct backend_ops *const backends[] = {
 	&backend_loop_ops,
 	&backend_fault_ops,
 	&backend_nbd_ops,
+	&backend_zoned_ops,
 };
 
 const struct backend_ops *backend_find(const char *name)
@@ -29,7 +30,7 @@ const struct backend_ops *backend_find(const char *name)
 
 const char *backend_names(void)
 {
-	return "null mem loop fault nbd";
+	return "null mem loop fault nbd zoned";
 }
 
 int backend_fail(struct backend *b, int err, const char *fmt, ...)

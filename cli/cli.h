@@ -131,6 +131,7 @@ struct add_opts {
 	char nbd_port[8];
 	char nbd_export[4097];		/* NBD_MAX_STRING bytes */
 	unsigned nbd_given;		/* OPTS_NBD_* seen */
+	int zoned_given;		/* a zone option seen */
 };
 
 /* The nbd options given (add_opts.nbd_given), to check how they combine. */
@@ -151,8 +152,9 @@ void opts_dev_info(const struct add_opts *o, struct ublksrv_ctrl_dev_info *info)
  * reads back to the same settings; strings point into @o.  Returns the
  * count, or -E2BIG when more than @max would be needed.
  */
-int opts_to_args(const struct add_opts *o, char bufs[8][24], char **args,
-		 int max);
+#define OPTS_NUM_BUFS	12	/* numbers opts_to_args may print */
+int opts_to_args(const struct add_opts *o, char bufs[OPTS_NUM_BUFS][24],
+		 char **args, int max);
 /* The options saved in @s, checked as a command line would be. */
 int opts_from_state(const struct run_state *s, struct add_opts *o,
 		    char *err, size_t errlen);

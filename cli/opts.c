@@ -81,6 +81,10 @@ enum {
 	OPT_NBD_CONNS,
 	OPT_NBD_TIMEOUT,
 	OPT_READ_ONLY,
+	OPT_ZONE_SIZE,
+	OPT_CONV_ZONES,
+	OPT_MAX_OPEN,
+	OPT_MAX_ACTIVE,
 };
 
 static const struct option add_longopts[] = {
@@ -119,6 +123,10 @@ static const struct option add_longopts[] = {
 	{ "connections",		1, NULL, OPT_NBD_CONNS },
 	{ "timeout",			1, NULL, OPT_NBD_TIMEOUT },
 	{ "read_only",			0, NULL, OPT_READ_ONLY },
+	{ "zone_size",			1, NULL, OPT_ZONE_SIZE },
+	{ "conv_zones",			1, NULL, OPT_CONV_ZONES },
+	{ "max_open_zones",		1, NULL, OPT_MAX_OPEN },
+	{ "max_active_zones",		1, NULL, OPT_MAX_ACTIVE },
 	{ "help",			0, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -216,6 +224,25 @@ static int opts_check_nbd(struct add_opts *o, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * -t zoned: the kernel takes zoned devices only with user copy (6.6),
+ * which it then asks of every request; the rest of the data paths have
+ * no way to hand over a zone report or an append's sector.
+ */
+static int opts_check_zoned(struct add_opts *o, char *err, size_t errlen)
+{
+	if (strcmp(o->conf.type, "zoned")) {
+		if (o->zoned_given)
+			return opt_err("--zone_size, --conv_zones, --max_open_zones and --max_active_zones go with -t zoned");
+		return 0;
+	}
+	if (o->flags & (UBLK_F_SUPPORT_ZERO_COPY | UBLK_F_NEED_GET_DATA |
+			UBLK_F_UNPRIVILEGED_DEV))
+		return opt_err("-t zoned serves with user copy (the kernel's rule for zoned devices): no -z, -g 1 or --unprivileged");
+	o->flags |= UBLK_F_ZONED | UBLK_F_USER_COPY;
+	return 0;
+}
+
 static int opts_check(struct add_opts *o, char *err, size_t errlen)
 {
 	uint64_t lbs = 1ULL << o->conf.lbs_shift;
@@ -230,6 +257,8 @@ static int opts_check(struct add_opts *o, char *err, size_t errlen)
 		return opt_err("size %llu is not a multiple of the %llu-byte block size",
 			       (unsigned long long)o->conf.size,
 			       (unsigned long long)lbs);
+	if (opts_check_zoned(o, err, errlen))
+		return -EINVAL;
 	if ((o->flags & UBLK_F_UNPRIVILEGED_DEV) &&
 	    (o->flags & (UBLK_F_USER_COPY | UBLK_F_SUPPORT_ZERO_COPY | UBLK_F_USER_RECOVERY)))
 		return opt_err("--unprivileged devices cannot use --usercopy, --zerocopy or -r (the kernel refuses them)");
@@ -458,6 +487,23 @@ int opts_parse_add(int argc, char **argv, struct add_opts *o,
 			o->conf.read_only = 1;
 			o->nbd_given |= OPTS_NBD_OTHER;
 			break;
+		case OPT_ZONE_SIZE:
+			if (opts_parse_size(optarg, &size) < 0 || size == 0)
+				return opt_err("bad --zone_size '%s' (e.g. 4M, 256M)", optarg);
+			o->conf.zone_size = size;
+			o->zoned_given = 1;
+			break;
+		case OPT_CONV_ZONES:
+		case OPT_MAX_OPEN:
+		case OPT_MAX_ACTIVE:
+			if (opts_parse_uint(optarg, 1U << 20, &v) < 0)
+				return opt_err("bad --%s '%s' (0 to %u)", opt_name(c),
+					       optarg, 1U << 20);
+			*(c == OPT_CONV_ZONES ? &o->conf.conv_zones :
+			  c == OPT_MAX_OPEN ? &o->conf.max_open_zones :
+			  &o->conf.max_active_zones) = (unsigned)v;
+			o->zoned_given = 1;
+			break;
 		case OPT_FAULT:
 			if (strlen(optarg) >= sizeof(o->fault_buf))
 				return opt_err("--fault spec too long");
@@ -503,14 +549,14 @@ static const struct { char opt[3]; uint64_t flag; } flag_opts[] = {
 	{ "-e", UBLK_F_USER_RECOVERY_FAIL_IO },
 };
 
-int opts_to_args(const struct add_opts *o, char bufs[8][24], char **args,
-		 int max)
+int opts_to_args(const struct add_opts *o, char bufs[OPTS_NUM_BUFS][24],
+		 char **args, int max)
 {
 	int n = 0, nb = 0;
 	unsigned i;
 
 #define ARG(s) do { if (n >= max) return -E2BIG; args[n++] = (char *)(s); } while (0)
-#define NUM(fmt, v) do { if (nb >= 8) return -E2BIG; snprintf(bufs[nb], 24, fmt, v); \
+#define NUM(fmt, v) do { if (nb >= OPTS_NUM_BUFS) return -E2BIG; snprintf(bufs[nb], 24, fmt, v); \
 			ARG(bufs[nb]); nb++; } while (0)
 	ARG("-t");
 	ARG(o->conf.type);
@@ -584,6 +630,22 @@ int opts_to_args(const struct add_opts *o, char bufs[8][24], char **args,
 	}
 	if (o->conf.read_only)
 		ARG("--read_only");
+	if (o->conf.zone_size) {
+		ARG("--zone_size");
+		NUM("%llu", (unsigned long long)o->conf.zone_size);
+	}
+	if (o->conf.conv_zones) {
+		ARG("--conv_zones");
+		NUM("%u", o->conf.conv_zones);
+	}
+	if (o->conf.max_open_zones) {
+		ARG("--max_open_zones");
+		NUM("%u", o->conf.max_open_zones);
+	}
+	if (o->conf.max_active_zones) {
+		ARG("--max_active_zones");
+		NUM("%u", o->conf.max_active_zones);
+	}
 	if (o->trace)
 		ARG("--trace-marker");
 	if (o->root_storage)

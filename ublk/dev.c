@@ -108,6 +108,16 @@ int ublk_dev_set_params(struct ublk_dev *d)
 		p->discard.max_write_zeroes_sectors = b->max_write_zeroes_sectors;
 		p->discard.max_discard_segments = 1;
 	}
+	if (b->zone_sectors) {
+		p->types |= UBLK_PARAM_TYPE_ZONED;
+		p->basic.chunk_sectors = b->zone_sectors;
+		p->zoned.max_open_zones = b->max_open_zones;
+		p->zoned.max_active_zones = b->max_active_zones;
+		/* an append is one request, and it stays in its zone */
+		p->zoned.max_zone_append_sectors =
+			b->zone_sectors < p->basic.max_sectors ?
+			b->zone_sectors : p->basic.max_sectors;
+	}
 	ret = ublk_ctrl_set_params(d->ctrl, d->info.dev_id, p);
 	if (ret < 0)
 		dev_err(d, "SET_PARAMS failed: %s", strerror(-ret));
@@ -186,6 +196,8 @@ static int dev_map_queue(struct ublk_dev *d, unsigned i)
 		q->mode |= UBLK_QMODE_ZERO_COPY | UBLK_QMODE_AUTO_REG;
 	if (d->info.flags & UBLK_F_BATCH_IO)
 		q->mode |= UBLK_QMODE_BATCH;
+	if (d->info.flags & UBLK_F_ZONED)
+		q->mode |= UBLK_QMODE_ZONED;
 	if (ublk_ctrl_get_affinity(d->ctrl, d->info.dev_id, i, &q->cpus) < 0)
 		CPU_ZERO(&q->cpus);
 

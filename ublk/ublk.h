@@ -84,6 +84,7 @@ struct ublk_io {
 	unsigned buf_index;	/* zero copy: its slot in t's buffer table */
 	unsigned flags;
 	unsigned tgt_inflight;	/* backend SQEs in flight for this tag */
+	uint64_t zone_lba;	/* zone append: where its data went */
 };
 
 #define UBLK_IO_IN_KERNEL	(1U << 0)	/* fetch/commit outstanding */
@@ -122,6 +123,7 @@ struct ublk_queue {
 #define UBLK_QMODE_ZERO_COPY	(1U << 1)	/* the request's pages, registered */
 #define UBLK_QMODE_AUTO_REG	(1U << 2)	/* ... by the kernel itself */
 #define UBLK_QMODE_BATCH	(1U << 3)	/* batch commands (UBLK_F_BATCH_IO) */
+#define UBLK_QMODE_ZONED	(1U << 4)	/* zone ops; appends commit a sector */
 
 struct ublk_batch;
 

@@ -25,6 +25,7 @@ struct ublk_queue {
 	unsigned char serving[FAKE_QUEUE_DEPTH];	/* run_io is serving it */
 	unsigned char completed[FAKE_QUEUE_DEPTH];	/* ublk_queue_complete'd ... */
 	int result[FAKE_QUEUE_DEPTH];			/* ... with this */
+	uint64_t zone_lba[FAKE_QUEUE_DEPTH];		/* ublk_queue_set_zone_lba */
 };
 
 struct io_uring_sqe *ublk_queue_get_sqe(struct ublk_queue *q, unsigned tag,
@@ -40,6 +41,19 @@ struct io_uring_sqe *ublk_queue_get_sqe(struct ublk_queue *q, unsigned tag,
 unsigned ublk_queue_buf_index(const struct ublk_queue *q, unsigned tag)
 {
 	return tag;
+}
+
+#define FAKE_QUEUE_BUF_BYTES	(512U << 10)
+
+unsigned ublk_queue_buf_bytes(const struct ublk_queue *q)
+{
+	return FAKE_QUEUE_BUF_BYTES;
+}
+
+void ublk_queue_set_zone_lba(struct ublk_queue *q, unsigned tag,
+			     uint64_t sector)
+{
+	q->zone_lba[tag] = sector;
 }
 
 unsigned ublk_queue_id(const struct ublk_queue *q)
