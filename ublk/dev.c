@@ -377,7 +377,7 @@ int ublk_dev_end_recovery(struct ublk_dev *d)
 
 static const char *const op_names[8] = {
 	"read", "write", "flush", "discard", "write_same", "write_zeroes",
-	"op6", "op7",
+	"zone_append", "zone_other",
 };
 
 static void dump_tag(const struct ublk_queue *q, unsigned tag, int fd)
@@ -386,7 +386,7 @@ static void dump_tag(const struct ublk_queue *q, unsigned tag, int fd)
 	const struct ublksrv_io_desc *iod = &q->descs[tag];
 	unsigned flags = __atomic_load_n(&io->flags, __ATOMIC_RELAXED);
 	unsigned inflight = __atomic_load_n(&io->tgt_inflight, __ATOMIC_RELAXED);
-	unsigned op = ublksrv_get_op(iod) & 7;
+	unsigned op = ublk_stat_slot(ublksrv_get_op(iod));
 
 	if (flags & UBLK_IO_IN_KERNEL) {
 		dprintf(fd, "  tag %u: waiting in the kernel for a request\n", tag);
@@ -409,7 +409,7 @@ static uint64_t stat_load(const uint64_t *v)
 
 void ublk_dev_dump(const struct ublk_dev *d, int fd)
 {
-	unsigned i, t, op;
+	unsigned i, t, op, nr_ops = d->info.flags & UBLK_F_ZONED ? 8 : 6;
 
 	dprintf(fd, "dev %u pid %d queues %u depth %u threads %u%s\n",
 		d->info.dev_id, (int)getpid(), d->info.nr_hw_queues,
@@ -438,11 +438,11 @@ void ublk_dev_dump(const struct ublk_dev *d, int fd)
 		if (!q->ios)
 			continue;
 		dprintf(fd, "queue %u:\n  requests:", i);
-		for (op = 0; op < 6; op++)
+		for (op = 0; op < nr_ops; op++)
 			dprintf(fd, " %s %llu", op_names[op],
 				(unsigned long long)stat_load(&q->stats.reqs[op]));
 		dprintf(fd, "\n  errors:");
-		for (op = 0; op < 6; op++)
+		for (op = 0; op < nr_ops; op++)
 			dprintf(fd, " %s %llu", op_names[op],
 				(unsigned long long)stat_load(&q->stats.errors[op]));
 		dprintf(fd, "\n  bytes %llu\n",

@@ -224,7 +224,7 @@ static void queue_commit(struct ublk_queue *q, unsigned tag, int result)
 	if (op == UBLK_IO_OP_REPORT_ZONES && result >= 0)
 		result = (int)ublk_queue_buf_bytes(q);
 	if (result < 0)
-		STAT_ADD(q->stats.errors[op & 7], 1);
+		STAT_ADD(q->stats.errors[ublk_stat_slot(op)], 1);
 	else if (has_data(op) || op == UBLK_IO_OP_ZONE_APPEND)
 		STAT_ADD(q->stats.bytes, (unsigned)result);
 	if (q->dev->sw.no_commit)
@@ -275,7 +275,7 @@ void queue_serve(struct ublk_queue *q, unsigned tag)
 	TRACE(q, "sublk: dev %u q %u tag %u fetch op %u sector %llu len %u\n",
 	      q->dev->dev_id, q->q_id, tag, op,
 	      (unsigned long long)iod->start_sector, len);
-	STAT_ADD(q->stats.reqs[op & 7], 1);
+	STAT_ADD(q->stats.reqs[ublk_stat_slot(op)], 1);
 	STAT_ADD(io->t->served, 1);
 	io->flags = 0;		/* ours; with the target once queue_io has it */
 

@@ -94,10 +94,22 @@ struct ublk_io {
 
 /* Counters, added to with relaxed atomics: per-I/O threads share a queue. */
 struct ublk_queue_stats {
-	uint64_t reqs[8];	/* by op (WRITE_ZEROES is the last kept) */
+	uint64_t reqs[8];	/* by ublk_stat_slot() of the op */
 	uint64_t bytes;
-	uint64_t errors[8];	/* by op */
+	uint64_t errors[8];
 };
+
+/* The ops up to WRITE_ZEROES count as themselves; zone ops in two slots. */
+#define UBLK_STAT_ZONE_APPEND	6
+#define UBLK_STAT_ZONE_OTHER	7	/* open, close, finish, reset, report */
+
+static inline unsigned ublk_stat_slot(unsigned op)
+{
+	if (op <= UBLK_IO_OP_WRITE_ZEROES)
+		return op;
+	return op == UBLK_IO_OP_ZONE_APPEND ? UBLK_STAT_ZONE_APPEND :
+					      UBLK_STAT_ZONE_OTHER;
+}
 
 /* A hardware queue: what the kernel shares with us, and the tags' state. */
 struct ublk_queue {
