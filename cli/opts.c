@@ -272,8 +272,10 @@ static int opts_check(struct add_opts *o, char *err, size_t errlen)
 	} else if (o->nbd_given) {
 		return opt_err("--unix, --host, --port, --export_name, --uri, --connections, --timeout and --read_only go with -t nbd");
 	}
-	if ((o->flags & UBLK_F_USER_RECOVERY) && !strcmp(o->conf.type, "mem"))
-		return opt_err("a mem device's data dies with its daemon: user recovery (-r 1) cannot keep it");
+	if ((o->flags & UBLK_F_USER_RECOVERY) &&
+	    (!strcmp(o->conf.type, "mem") || !strcmp(o->conf.type, "zoned")))
+		return opt_err("a %s device's data dies with its daemon: user recovery (-r 1) cannot keep it",
+			       o->conf.type);
 	if ((o->flags & UBLK_F_USER_RECOVERY_REISSUE) &&
 	    (o->flags & UBLK_F_USER_RECOVERY_FAIL_IO))
 		return opt_err("-i 1 and -e 1 cannot be combined");

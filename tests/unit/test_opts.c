@@ -190,6 +190,7 @@ int main(void)
 	}
 	CHECK_EQ(P("-t", "zoned", "-s", "1G", "-b"), 0);
 	CHECK_EQ(o.flags, UBLK_F_ZONED | UBLK_F_USER_COPY | UBLK_F_BATCH_IO);
+	CHECK(P("-t", "zoned", "-s", "1G", "-r", "1") < 0 && strstr(err, "a zoned device's data dies"));
 	CHECK(P("-t", "zoned", "-s", "1G", "-z") < 0 && strstr(err, "user copy"));
 	CHECK(P("-t", "zoned", "-s", "1G", "-g", "1") < 0 && strstr(err, "user copy"));
 	CHECK(P("-t", "mem", "-s", "1G", "--zone_size", "4M") < 0 &&
