@@ -5,8 +5,8 @@
 # with the zone model; writes off the write pointer, into a full zone and
 # past the open and active limits fail with the errors the block layer
 # names; fio --zonemode=zbd write + verify; f2fs (metadata in conventional
-# zones) and btrfs -O zoned (data written by zone append) take files, pass
-# their checks and read them back after a remount.
+# zones) takes files, passes its fsck and reads them back after a remount.
+# btrfs, which writes data by zone append: 81-zoned-btrfs.sh.
 # timeout: 1500
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-dev.sh"
@@ -183,44 +183,4 @@ else
 	fail "f2fs is needed (mkfs.f2fs: f2fs-tools; the f2fs module: tools/vm/kernel)"
 fi
 
-# ---- btrfs -O zoned: every zone sequential; data goes by zone append ----
-# btrfs_run WHAT [ADD-ARGS]: mkfs, files, scrub, check, remount, sums.
-btrfs_run() {
-	local what=$1 id dev
-	shift
-	id=$(sublk_add -t zoned -s 1G --zone_size 8M -q 2 "$@") ||
-		fail "$what: add zoned for btrfs failed"
-	dev=/dev/ublkb$id
-	mkfs.btrfs -f -O zoned "$dev" > "$TEST_TMP/mkfs.out" 2>&1 ||
-		{ cat "$TEST_TMP/mkfs.out" >&2; fail "$what: mkfs.btrfs -O zoned failed"; }
-	mount -t btrfs "$dev" "$mnt" || fail "$what: mount btrfs failed"
-	fs_files "$mnt" || fail "$what: writing files to btrfs failed"
-	"$SUBLK" dump -n "$id" > "$TEST_TMP/dump.out" || fail "dump failed"
-	grep -qE "requests:.* zone_append [1-9]" "$TEST_TMP/dump.out" ||
-		{ cat "$TEST_TMP/dump.out" >&2; fail "$what: btrfs wrote no data by zone append"; }
-	btrfs scrub start -B "$mnt" > "$TEST_TMP/scrub.out" 2>&1 ||
-		{ cat "$TEST_TMP/scrub.out" >&2; fail "$what: btrfs scrub found errors"; }
-	umount "$mnt" || fail "$what: umount btrfs failed"
-	btrfs check "$dev" > "$TEST_TMP/check.out" 2>&1 ||
-		{ tail -n 20 "$TEST_TMP/check.out" >&2; fail "$what: btrfs check found problems"; }
-	mount -t btrfs "$dev" "$mnt" || fail "$what: remount btrfs failed"
-	fs_check_sums "$mnt" || fail "$what: btrfs files differ after remount"
-	umount "$mnt"
-	grep -q '"zone_size":8388608' "$SUBLK_RUN_DIR/$id.json" ||
-		fail "the run state does not keep the zone size"
-	sublk_del "$id" || fail "del failed"
-	echo "ok zoned: btrfs -O zoned (zone append) $what: mounts, takes files, scrub and check clean"
-}
-
-if command -v mkfs.btrfs > /dev/null && modprobe btrfs 2> /dev/null; then
-	btrfs_run "per-tag commands"
-	# batch I/O carries the append's sector in its commit elements
-	if has_feature BATCH_IO; then
-		btrfs_run "batch I/O (-b)" -b
-	else
-		echo "batch I/O: not in this kernel (needs Linux 7.0), not tested"
-	fi
-else
-	fail "btrfs is needed (mkfs.btrfs: btrfs-progs; the btrfs module: tools/vm/kernel)"
-fi
 assert_no_ublk_devices
