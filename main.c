@@ -19,7 +19,7 @@ static const struct cli_cmd commands[] = {
 	{ "add", cmd_add,
 	  "-t TYPE [OPTIONS] [TARGET OPTIONS]",
 	  "Add a device and serve it from a detached daemon; prints the device.\n"
-	  "  -t, --type TYPE          null, mem, loop, stripe, fault or nbd\n"
+	  "  -t, --type TYPE          null, mem, loop, stripe, fault, nbd or zoned\n"
 	  "  -n, --number ID          device id (default: the kernel picks)\n"
 	  "  -q, --queues N           hardware queues (default 1; at most one per CPU)\n"
 	  "  -d, --depth N            queue depth, 1..4096 (default 128)\n"
@@ -64,6 +64,9 @@ static const struct cli_cmd commands[] = {
 	  "  nbd   --unix PATH | --host HOST [--port PORT] | --uri URI\n"
 	  "        [--export_name NAME] [--read_only] [--connections N]\n"
 	  "        [--timeout SECONDS]   a client of any NBD server (see README)\n"
+	  "  zoned -s SIZE [--zone_size SIZE] [--conv_zones N] [--max_open_zones N]\n"
+	  "        [--max_active_zones N]   zoned RAM disk (Linux 6.6+, user copy);\n"
+	  "        zones of 256M by default, the first N conventional, 0: no limit\n"
 	  "SIZE: decimal bytes with an optional K, M, G or T (powers of 1024).\n" },
 	{ "del", cmd_del, "-n ID [-n ID]... | -a [--async]",
 	  "Stop devices, wait for their daemons, delete them.\n"

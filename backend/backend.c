@@ -21,6 +21,7 @@ static const struct backend_ops *const backends[] = {
 	&backend_fault_ops,
 	&backend_nbd_ops,
 	&backend_stripe_ops,
+	&backend_zoned_ops,
 };
 
 const struct backend_ops *backend_find(const char *name)
@@ -35,7 +36,7 @@ const struct backend_ops *backend_find(const char *name)
 
 const char *backend_names(void)
 {
-	return "null mem loop fault nbd stripe";
+	return "null mem loop fault nbd stripe zoned";
 }
 
 int backend_fail(struct backend *b, int err, const char *fmt, ...)

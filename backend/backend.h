@@ -18,6 +18,7 @@ extern const struct backend_ops backend_loop_ops;
 extern const struct backend_ops backend_fault_ops;
 extern const struct backend_ops backend_nbd_ops;
 extern const struct backend_ops backend_stripe_ops;
+extern const struct backend_ops backend_zoned_ops;
 
 /* Look a backend up by name; NULL if there is none. */
 const struct backend_ops *backend_find(const char *name);

@@ -133,6 +133,7 @@ struct add_opts {
 	char nbd_port[8];
 	char nbd_export[4097];		/* NBD_MAX_STRING bytes */
 	unsigned nbd_given;		/* OPTS_NBD_* seen */
+	int zoned_given;		/* a zone option seen */
 };
 
 /* The nbd options given (add_opts.nbd_given), to check how they combine. */
@@ -149,7 +150,7 @@ int opts_parse_add(int argc, char **argv, struct add_opts *o,
 /* The ADD_DEV request the options describe (dev_id -1: any). */
 void opts_dev_info(const struct add_opts *o, struct ublksrv_ctrl_dev_info *info);
 /* Numbers opts_to_args may need to print: one buffer each. */
-#define OPTS_NUM_BUFS	12
+#define OPTS_NUM_BUFS	16
 /*
  * The options as a canonical `add` argument list that opts_parse_add
  * reads back to the same settings; strings point into @o.  Returns the

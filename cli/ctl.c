@@ -190,6 +190,9 @@ int cmd_update_size(int argc, char **argv)
 		    ublk_state_name(info.state));
 	if (ublk_ctrl_get_params(&c, id, &p) < 0)
 		die("cannot read device %u's parameters", id);
+	/* the kernel does not redo a zoned disk's zones on a new capacity */
+	if (p.types & UBLK_PARAM_TYPE_ZONED)
+		die("device %u is zoned: its zones are fixed, so is its size", id);
 	if (a.size % (1ULL << p.basic.logical_bs_shift))
 		die("%llu is not a multiple of the %u-byte block size",
 		    (unsigned long long)a.size, 1U << p.basic.logical_bs_shift);

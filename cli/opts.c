@@ -89,6 +89,10 @@ enum {
 	OPT_PI_OFFSET,
 	OPT_CSUM_TYPE,
 	OPT_TAG_SIZE,
+	OPT_ZONE_SIZE,
+	OPT_CONV_ZONES,
+	OPT_MAX_OPEN,
+	OPT_MAX_ACTIVE,
 };
 
 static const struct option add_longopts[] = {
@@ -135,6 +139,10 @@ static const struct option add_longopts[] = {
 	{ "pi_offset",			1, NULL, OPT_PI_OFFSET },
 	{ "csum_type",			1, NULL, OPT_CSUM_TYPE },
 	{ "tag_size",			1, NULL, OPT_TAG_SIZE },
+	{ "zone_size",			1, NULL, OPT_ZONE_SIZE },
+	{ "conv_zones",			1, NULL, OPT_CONV_ZONES },
+	{ "max_open_zones",		1, NULL, OPT_MAX_OPEN },
+	{ "max_active_zones",		1, NULL, OPT_MAX_ACTIVE },
 	{ "help",			0, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -253,6 +261,25 @@ static int opts_check_stripe(const struct add_opts *o, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * -t zoned: the kernel takes zoned devices only with user copy (6.6),
+ * which it then asks of every request; the rest of the data paths have
+ * no way to hand over a zone report or an append's sector.
+ */
+static int opts_check_zoned(struct add_opts *o, char *err, size_t errlen)
+{
+	if (strcmp(o->conf.type, "zoned")) {
+		if (o->zoned_given)
+			return opt_err("--zone_size, --conv_zones, --max_open_zones and --max_active_zones go with -t zoned");
+		return 0;
+	}
+	if (o->flags & (UBLK_F_SUPPORT_ZERO_COPY | UBLK_F_NEED_GET_DATA |
+			UBLK_F_UNPRIVILEGED_DEV))
+		return opt_err("-t zoned serves with user copy (the kernel's rule for zoned devices): no -z, -g 1 or --unprivileged");
+	o->flags |= UBLK_F_ZONED | UBLK_F_USER_COPY;
+	return 0;
+}
+
 static int opts_check(struct add_opts *o, char *err, size_t errlen)
 {
 	uint64_t lbs = 1ULL << o->conf.lbs_shift;
@@ -267,7 +294,8 @@ static int opts_check(struct add_opts *o, char *err, size_t errlen)
 		return opt_err("size %llu is not a multiple of the %llu-byte block size",
 			       (unsigned long long)o->conf.size,
 			       (unsigned long long)lbs);
-	if (opts_check_integrity(o, err, errlen))
+	if (opts_check_integrity(o, err, errlen) ||
+	    opts_check_zoned(o, err, errlen))
 		return -EINVAL;
 	if ((o->flags & UBLK_F_UNPRIVILEGED_DEV) &&
 	    (o->flags & (UBLK_F_USER_COPY | UBLK_F_SUPPORT_ZERO_COPY | UBLK_F_USER_RECOVERY)))
@@ -286,8 +314,10 @@ static int opts_check(struct add_opts *o, char *err, size_t errlen)
 	} else if (o->nbd_given) {
 		return opt_err("--unix, --host, --port, --export_name, --uri, --connections, --timeout and --read_only go with -t nbd");
 	}
-	if ((o->flags & UBLK_F_USER_RECOVERY) && !strcmp(o->conf.type, "mem"))
-		return opt_err("a mem device's data dies with its daemon: user recovery (-r 1) cannot keep it");
+	if ((o->flags & UBLK_F_USER_RECOVERY) &&
+	    (!strcmp(o->conf.type, "mem") || !strcmp(o->conf.type, "zoned")))
+		return opt_err("a %s device's data dies with its daemon: user recovery (-r 1) cannot keep it",
+			       o->conf.type);
 	if ((o->flags & UBLK_F_USER_RECOVERY_REISSUE) &&
 	    (o->flags & UBLK_F_USER_RECOVERY_FAIL_IO))
 		return opt_err("-i 1 and -e 1 cannot be combined");
@@ -523,6 +553,23 @@ int opts_parse_add(int argc, char **argv, struct add_opts *o,
 					       err, errlen))
 				return -EINVAL;
 			break;
+		case OPT_ZONE_SIZE:
+			if (opts_parse_size(optarg, &size) < 0 || size == 0)
+				return opt_err("bad --zone_size '%s' (e.g. 4M, 256M)", optarg);
+			o->conf.zone_size = size;
+			o->zoned_given = 1;
+			break;
+		case OPT_CONV_ZONES:
+		case OPT_MAX_OPEN:
+		case OPT_MAX_ACTIVE:
+			if (opts_parse_uint(optarg, 1U << 20, &v) < 0)
+				return opt_err("bad --%s '%s' (0 to %u)", opt_name(c),
+					       optarg, 1U << 20);
+			*(c == OPT_CONV_ZONES ? &o->conf.conv_zones :
+			  c == OPT_MAX_OPEN ? &o->conf.max_open_zones :
+			  &o->conf.max_active_zones) = (unsigned)v;
+			o->zoned_given = 1;
+			break;
 		case OPT_FAULT:
 			if (strlen(optarg) >= sizeof(o->fault_buf))
 				return opt_err("--fault spec too long");
@@ -671,6 +718,22 @@ int opts_to_args(const struct add_opts *o, char bufs[OPTS_NUM_BUFS][24], char **
 			ARG("--integrity_capable");
 		if (in->flags & LBMD_PI_CAP_REFTAG)
 			ARG("--integrity_reftag");
+	}
+	if (o->conf.zone_size) {
+		ARG("--zone_size");
+		NUM("%llu", (unsigned long long)o->conf.zone_size);
+	}
+	if (o->conf.conv_zones) {
+		ARG("--conv_zones");
+		NUM("%u", o->conf.conv_zones);
+	}
+	if (o->conf.max_open_zones) {
+		ARG("--max_open_zones");
+		NUM("%u", o->conf.max_open_zones);
+	}
+	if (o->conf.max_active_zones) {
+		ARG("--max_active_zones");
+		NUM("%u", o->conf.max_active_zones);
 	}
 	if (o->trace)
 		ARG("--trace-marker");

@@ -55,7 +55,10 @@ struct ublksrv_io_cmd {
 	uint16_t q_id;
 	uint16_t tag;
 	int32_t result;
-	uint64_t addr;
+	union {
+		uint64_t addr;
+		uint64_t zone_append_lba;	/* COMMIT of a zone append */
+	};
 };
 
 #define UBLK_IO_IOWR(nr)	_IOWR('u', (nr), struct ublksrv_io_cmd)
@@ -159,6 +162,15 @@ struct ublksrv_ctrl_dev_info {
 #define UBLK_IO_OP_DISCARD	3
 #define UBLK_IO_OP_WRITE_SAME	4
 #define UBLK_IO_OP_WRITE_ZEROES	5
+/* Zoned devices (UBLK_F_ZONED, Linux 6.6) */
+#define UBLK_IO_OP_ZONE_OPEN		10
+#define UBLK_IO_OP_ZONE_CLOSE		11
+#define UBLK_IO_OP_ZONE_FINISH		12
+#define UBLK_IO_OP_ZONE_APPEND		13
+#define UBLK_IO_OP_ZONE_RESET_ALL	14
+#define UBLK_IO_OP_ZONE_RESET		15
+/* start_sector: the first zone; nr_zones (for nr_sectors): how many */
+#define UBLK_IO_OP_REPORT_ZONES		18
 
 #define UBLK_IO_F_FUA		(1U << 13)
 #define UBLK_IO_F_NOUNMAP	(1U << 15)
@@ -167,7 +179,10 @@ struct ublksrv_ctrl_dev_info {
 
 struct ublksrv_io_desc {
 	uint32_t op_flags;	/* op: bits 0-7, flags: bits 8-31 */
-	uint32_t nr_sectors;
+	union {
+		uint32_t nr_sectors;
+		uint32_t nr_zones;	/* UBLK_IO_OP_REPORT_ZONES */
+	};
 	uint64_t start_sector;
 	uint64_t addr;
 };

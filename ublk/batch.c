@@ -65,6 +65,11 @@ static void put_elem(struct ublk_batch *b, unsigned buf, unsigned tag,
 	/* copy mode: the kernel copies a read's data from here, every time */
 	if (b->flags & UBLK_BATCH_F_HAS_BUF_ADDR)
 		memcpy(e + 1, &addr, sizeof(addr));
+	/* zoned: then the sector a zone append wrote at (read for no other op) */
+	if (b->flags & UBLK_BATCH_F_HAS_ZONE_LBA)
+		memcpy((char *)(e + 1) + (b->flags & UBLK_BATCH_F_HAS_BUF_ADDR ?
+					  sizeof(addr) : 0),
+		       &io->zone_lba, sizeof(io->zone_lba));
 }
 
 /* A batch command SQE for @b's queue; @slot comes back in the CQE's tag. */
@@ -183,8 +188,11 @@ int batch_init(struct ublk_thread *t, struct ublk_queue *q)
 		b->flags |= UBLK_BATCH_F_HAS_BUF_ADDR;
 	if (q->mode & UBLK_QMODE_AUTO_REG)
 		b->flags |= UBLK_BATCH_F_AUTO_BUF_REG_FALLBACK;
+	if (q->mode & UBLK_QMODE_ZONED)
+		b->flags |= UBLK_BATCH_F_HAS_ZONE_LBA;
 	b->elem_bytes = sizeof(struct ublk_elem_header) +
-			(b->flags & UBLK_BATCH_F_HAS_BUF_ADDR ? sizeof(uint64_t) : 0);
+			(b->flags & UBLK_BATCH_F_HAS_BUF_ADDR ? sizeof(uint64_t) : 0) +
+			(b->flags & UBLK_BATCH_F_HAS_ZONE_LBA ? sizeof(uint64_t) : 0);
 	b->elems = calloc((size_t)COMMIT_BUFS * q->depth, b->elem_bytes);
 	b->tags = calloc((size_t)FETCH_BUFS * FETCH_TAGS, sizeof(uint16_t));
 	if (!b->elems || !b->tags)

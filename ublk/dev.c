@@ -119,6 +119,16 @@ int ublk_dev_set_params(struct ublk_dev *d)
 		p->integrity.csum_type = in->csum_type;
 		p->integrity.tag_size = in->tag_size;
 	}
+	if (b->zone_sectors) {
+		p->types |= UBLK_PARAM_TYPE_ZONED;
+		p->basic.chunk_sectors = b->zone_sectors;
+		p->zoned.max_open_zones = b->max_open_zones;
+		p->zoned.max_active_zones = b->max_active_zones;
+		/* an append is one request, and it stays in its zone */
+		p->zoned.max_zone_append_sectors =
+			b->zone_sectors < p->basic.max_sectors ?
+			b->zone_sectors : p->basic.max_sectors;
+	}
 	ret = ublk_ctrl_set_params(d->ctrl, d->info.dev_id, p);
 	if (ret < 0)
 		dev_err(d, "SET_PARAMS failed: %s", strerror(-ret));
@@ -197,6 +207,8 @@ static int dev_map_queue(struct ublk_dev *d, unsigned i)
 		q->mode |= UBLK_QMODE_ZERO_COPY | UBLK_QMODE_AUTO_REG;
 	if (d->info.flags & UBLK_F_BATCH_IO)
 		q->mode |= UBLK_QMODE_BATCH;
+	if (d->info.flags & UBLK_F_ZONED)
+		q->mode |= UBLK_QMODE_ZONED;
 	if (ublk_ctrl_get_affinity(d->ctrl, d->info.dev_id, i, &q->cpus) < 0)
 		CPU_ZERO(&q->cpus);
 
@@ -395,7 +407,7 @@ int ublk_dev_end_recovery(struct ublk_dev *d)
 
 static const char *const op_names[8] = {
 	"read", "write", "flush", "discard", "write_same", "write_zeroes",
-	"op6", "op7",
+	"zone_append", "zone_other",
 };
 
 static void dump_tag(const struct ublk_queue *q, unsigned tag, int fd)
@@ -404,7 +416,7 @@ static void dump_tag(const struct ublk_queue *q, unsigned tag, int fd)
 	const struct ublksrv_io_desc *iod = &q->descs[tag];
 	unsigned flags = __atomic_load_n(&io->flags, __ATOMIC_RELAXED);
 	unsigned inflight = __atomic_load_n(&io->tgt_inflight, __ATOMIC_RELAXED);
-	unsigned op = ublksrv_get_op(iod) & 7;
+	unsigned op = ublk_stat_slot(ublksrv_get_op(iod));
 
 	if (flags & UBLK_IO_IN_KERNEL) {
 		dprintf(fd, "  tag %u: waiting in the kernel for a request\n", tag);
@@ -427,7 +439,7 @@ static uint64_t stat_load(const uint64_t *v)
 
 void ublk_dev_dump(const struct ublk_dev *d, int fd)
 {
-	unsigned i, t, op;
+	unsigned i, t, op, nr_ops = d->info.flags & UBLK_F_ZONED ? 8 : 6;
 
 	dprintf(fd, "dev %u pid %d queues %u depth %u threads %u%s\n",
 		d->info.dev_id, (int)getpid(), d->info.nr_hw_queues,
@@ -456,11 +468,11 @@ void ublk_dev_dump(const struct ublk_dev *d, int fd)
 		if (!q->ios)
 			continue;
 		dprintf(fd, "queue %u:\n  requests:", i);
-		for (op = 0; op < 6; op++)
+		for (op = 0; op < nr_ops; op++)
 			dprintf(fd, " %s %llu", op_names[op],
 				(unsigned long long)stat_load(&q->stats.reqs[op]));
 		dprintf(fd, "\n  errors:");
-		for (op = 0; op < 6; op++)
+		for (op = 0; op < nr_ops; op++)
 			dprintf(fd, " %s %llu", op_names[op],
 				(unsigned long long)stat_load(&q->stats.errors[op]));
 		dprintf(fd, "\n  bytes %llu\n",

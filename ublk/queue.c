@@ -85,6 +85,17 @@ unsigned ublk_queue_depth(const struct ublk_queue *q)
 	return q->depth;
 }
 
+unsigned ublk_queue_buf_bytes(const struct ublk_queue *q)
+{
+	return q->dev->info.max_io_buf_bytes;
+}
+
+void ublk_queue_set_zone_lba(struct ublk_queue *q, unsigned tag,
+			     uint64_t sector)
+{
+	q->ios[tag].zone_lba = sector;
+}
+
 unsigned ublk_queue_buf_index(const struct ublk_queue *q, unsigned tag)
 {
 	return q->ios[tag].buf_index;
@@ -162,6 +173,10 @@ static struct io_uring_sqe *queue_io_cmd(struct ublk_queue *q, unsigned tag,
 		return sqe;
 	}
 	cmd->addr = io_cmd_addr(q, tag);
+	/* a zone append's commit says where its data went */
+	if (nr == UBLK_IO_COMMIT_AND_FETCH_REQ &&
+	    ublksrv_get_op(&q->descs[tag]) == UBLK_IO_OP_ZONE_APPEND)
+		cmd->zone_append_lba = io->zone_lba;
 	/* auto registration: the kernel puts the next request's buffer there */
 	if (q->mode & UBLK_QMODE_AUTO_REG)
 		sqe->addr = io->buf_index |
@@ -234,6 +249,17 @@ static int user_copy(struct ublk_queue *q, unsigned tag, int to_kernel,
 	return n < 0 ? -errno : -EIO;
 }
 
+/* USER_COPY: ops whose data we read from the request, or write into it */
+static int takes_data(unsigned op)
+{
+	return op == UBLK_IO_OP_WRITE || op == UBLK_IO_OP_ZONE_APPEND;
+}
+
+static int gives_data(unsigned op)
+{
+	return op == UBLK_IO_OP_READ || op == UBLK_IO_OP_REPORT_ZONES;
+}
+
 static void queue_commit(struct ublk_queue *q, unsigned tag, int result)
 {
 	const struct ublksrv_io_desc *iod = &q->descs[tag];
@@ -252,8 +278,7 @@ static void queue_commit(struct ublk_queue *q, unsigned tag, int result)
 	      (unsigned long long)iod->start_sector, iod->nr_sectors << 9, result);
 
 	/* USER_COPY: hand the read data (and metadata) over before committing */
-	if ((q->mode & UBLK_QMODE_USER_COPY) && op == UBLK_IO_OP_READ &&
-	    result > 0) {
+	if ((q->mode & UBLK_QMODE_USER_COPY) && gives_data(op) && result > 0) {
 		ret = 0;
 		if (queue_copies(q))
 			ret = user_copy(q, tag, 1, io->buf, (size_t)result, 0);
@@ -264,9 +289,17 @@ static void queue_commit(struct ublk_queue *q, unsigned tag, int result)
 		if (ret)
 			result = ret;
 	}
+	/*
+	 * REPORT_ZONES: the kernel zeroed its buffer, and a zeroed entry ends
+	 * the report, so the whole buffer is done.  Its size is not in the
+	 * descriptor, but it is at most ours, and older kernels (6.12) requeue
+	 * a report completed short of it; every kernel clamps a longer result.
+	 */
+	if (op == UBLK_IO_OP_REPORT_ZONES && result >= 0)
+		result = (int)ublk_queue_buf_bytes(q);
 	if (result < 0)
-		STAT_ADD(q->stats.errors[op & 7], 1);
-	else if (has_data(op))
+		STAT_ADD(q->stats.errors[ublk_stat_slot(op)], 1);
+	else if (has_data(op) || op == UBLK_IO_OP_ZONE_APPEND)
 		STAT_ADD(q->stats.bytes, (unsigned)result);
 	if (q->dev->sw.no_commit)
 		return;
@@ -319,11 +352,11 @@ void queue_serve(struct ublk_queue *q, unsigned tag)
 	TRACE(q, "sublk: dev %u q %u tag %u fetch op %u sector %llu len %u\n",
 	      q->dev->dev_id, q->q_id, tag, op,
 	      (unsigned long long)iod->start_sector, len);
-	STAT_ADD(q->stats.reqs[op & 7], 1);
+	STAT_ADD(q->stats.reqs[ublk_stat_slot(op)], 1);
 	STAT_ADD(io->t->served, 1);
 	io->flags = 0;		/* ours; with the target once queue_io has it */
 
-	if ((q->mode & UBLK_QMODE_USER_COPY) && op == UBLK_IO_OP_WRITE) {
+	if ((q->mode & UBLK_QMODE_USER_COPY) && takes_data(op)) {
 		ret = 0;
 		if (queue_copies(q))
 			ret = user_copy(q, tag, 0, io->buf, len, 0);

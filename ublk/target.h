@@ -19,6 +19,13 @@
  *
  * A result is what the kernel gets in COMMIT_AND_FETCH: bytes done for
  * read and write, 0 for flush / discard / write-zeroes, or -errno.
+ * A zoned target (zone_sectors set; the device uses USER_COPY) also gets
+ * the zone ops: zone append returns bytes done and gives the sector it
+ * wrote at with ublk_queue_set_zone_lba(); REPORT_ZONES fills the buffer
+ * with struct blk_zone entries and returns their bytes; open, close,
+ * finish, reset and reset-all return 0.  Errors the block layer knows
+ * for zones: -ETOOMANYREFS (open zones exceeded), -EOVERFLOW (active
+ * zones exceeded); anything else the kernel reads as an I/O error.
  *
  * Every hook that takes a queue runs on the thread serving it; a target
  * with queue_init, queue_exit or tgt_event needs one thread per queue, so
@@ -64,7 +71,7 @@ struct backend_integrity {
  * itself reads only lbs_shift and integrity (SET_PARAMS, metadata buffers).
  */
 struct backend_conf {
-	const char *type;	/* "null", "mem", "loop", "fault", "nbd", "stripe" */
+	const char *type;	/* "null", "mem", "loop", "fault", "nbd", "stripe", "zoned" */
 	uint64_t size;		/* bytes; 0 means the backend's default */
 	const char *file;	/* loop: -f (the first, files[0]) */
 	/* stripe: every -f, in order, and --chunk_size (bytes; 0: 64 KiB) */
@@ -85,6 +92,11 @@ struct backend_conf {
 	unsigned nbd_timeout;	/* --timeout: seconds; 0 means 30 */
 	int read_only;		/* --read_only */
 	struct backend_integrity integrity;	/* mem, fault, null: --metadata_size... */
+	/* zoned: --zone_size (bytes; 0: the default), the rest 0: none / no limit */
+	uint64_t zone_size;
+	unsigned conv_zones;	/* --conv_zones: conventional zones at the start */
+	unsigned max_open_zones;
+	unsigned max_active_zones;
 };
 
 struct backend {
@@ -99,6 +111,10 @@ struct backend {
 	uint32_t max_discard_sectors;
 	uint32_t max_write_zeroes_sectors;
 	uint32_t max_io_bytes;		/* largest request it takes; 0: any */
+	/* a zoned device (UBLK_F_ZONED): zone size in sectors, 0: not zoned */
+	uint32_t zone_sectors;
+	uint32_t max_open_zones;	/* 0: no limit */
+	uint32_t max_active_zones;	/* 0: no limit */
 	int fd;				/* backing fd, or -1: fixed file 1 on each queue ring */
 	int zero_copy;			/* can serve with buf == NULL (see queue_io) */
 	/*
@@ -209,6 +225,11 @@ int ublk_queue_complete(struct ublk_queue *q, unsigned tag, int result);
 /* The queue's id (0 .. queues - 1) and depth (its tags are 0 .. depth - 1). */
 unsigned ublk_queue_id(const struct ublk_queue *q);
 unsigned ublk_queue_depth(const struct ublk_queue *q);
+/* The size of each tag's I/O buffer (queue_io's @buf), in bytes. */
+unsigned ublk_queue_buf_bytes(const struct ublk_queue *q);
+/* Zone append: the sector request @tag's data went to, for its commit. */
+void ublk_queue_set_zone_lba(struct ublk_queue *q, unsigned tag,
+			     uint64_t sector);
 /* Zero copy: the fixed-buffer index of request @tag's pages. */
 unsigned ublk_queue_buf_index(const struct ublk_queue *q, unsigned tag);
 /*

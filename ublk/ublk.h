@@ -85,6 +85,7 @@ struct ublk_io {
 	unsigned buf_index;	/* zero copy: its slot in t's buffer table */
 	unsigned flags;
 	unsigned tgt_inflight;	/* backend SQEs in flight for this tag */
+	uint64_t zone_lba;	/* zone append: where its data went */
 };
 
 #define UBLK_IO_IN_KERNEL	(1U << 0)	/* fetch/commit outstanding */
@@ -94,10 +95,22 @@ struct ublk_io {
 
 /* Counters, added to with relaxed atomics: per-I/O threads share a queue. */
 struct ublk_queue_stats {
-	uint64_t reqs[8];	/* by op (WRITE_ZEROES is the last kept) */
+	uint64_t reqs[8];	/* by ublk_stat_slot() of the op */
 	uint64_t bytes;
-	uint64_t errors[8];	/* by op */
+	uint64_t errors[8];
 };
+
+/* The ops up to WRITE_ZEROES count as themselves; zone ops in two slots. */
+#define UBLK_STAT_ZONE_APPEND	6
+#define UBLK_STAT_ZONE_OTHER	7	/* open, close, finish, reset, report */
+
+static inline unsigned ublk_stat_slot(unsigned op)
+{
+	if (op <= UBLK_IO_OP_WRITE_ZEROES)
+		return op;
+	return op == UBLK_IO_OP_ZONE_APPEND ? UBLK_STAT_ZONE_APPEND :
+					      UBLK_STAT_ZONE_OTHER;
+}
 
 /* A hardware queue: what the kernel shares with us, and the tags' state. */
 struct ublk_queue {
@@ -125,6 +138,7 @@ struct ublk_queue {
 #define UBLK_QMODE_ZERO_COPY	(1U << 1)	/* the request's pages, registered */
 #define UBLK_QMODE_AUTO_REG	(1U << 2)	/* ... by the kernel itself */
 #define UBLK_QMODE_BATCH	(1U << 3)	/* batch commands (UBLK_F_BATCH_IO) */
+#define UBLK_QMODE_ZONED	(1U << 4)	/* zone ops; appends commit a sector */
 
 struct ublk_batch;
 

@@ -34,6 +34,7 @@ struct ublk_queue {
 	unsigned char *pages;
 	size_t pages_len;
 	size_t copy_short;	/* a copy moves this many bytes fewer */
+	uint64_t zone_lba[FAKE_QUEUE_DEPTH];		/* ublk_queue_set_zone_lba */
 };
 
 struct io_uring_sqe *ublk_queue_get_sqe(struct ublk_queue *q, unsigned tag,
@@ -49,6 +50,19 @@ struct io_uring_sqe *ublk_queue_get_sqe(struct ublk_queue *q, unsigned tag,
 unsigned ublk_queue_buf_index(const struct ublk_queue *q, unsigned tag)
 {
 	return tag;
+}
+
+#define FAKE_QUEUE_BUF_BYTES	(512U << 10)
+
+unsigned ublk_queue_buf_bytes(const struct ublk_queue *q)
+{
+	return FAKE_QUEUE_BUF_BYTES;
+}
+
+void ublk_queue_set_zone_lba(struct ublk_queue *q, unsigned tag,
+			     uint64_t sector)
+{
+	q->zone_lba[tag] = sector;
 }
 
 unsigned ublk_queue_id(const struct ublk_queue *q)

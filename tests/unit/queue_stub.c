@@ -66,3 +66,15 @@ int ublk_queue_copy_out(struct ublk_queue *q, unsigned tag, const void *data,
 {
 	return -EINVAL;
 }
+
+__attribute__((weak))
+unsigned ublk_queue_buf_bytes(const struct ublk_queue *q)
+{
+	return 512U << 10;
+}
+
+__attribute__((weak))
+void ublk_queue_set_zone_lba(struct ublk_queue *q, unsigned tag,
+			     uint64_t sector)
+{
+}

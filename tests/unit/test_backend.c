@@ -18,7 +18,7 @@ static void test_table(void)
 	CHECK(backend_find("nbdx") == NULL);
 	CHECK(backend_find("") == NULL);
 	CHECK(backend_find(NULL) == NULL);
-	CHECK(!strcmp(backend_names(), "null mem loop fault nbd stripe"));
+	CHECK(!strcmp(backend_names(), "null mem loop fault nbd stripe zoned"));
 	CHECK(!strcmp(backend_null_ops.name, "null"));
 	CHECK(!strcmp(backend_mem_ops.name, "mem"));
 	CHECK(!strcmp(backend_loop_ops.name, "loop"));

@@ -382,6 +382,42 @@ int main(void)
 		CHECK_EQ(o.conf.nr_files, 2);
 		CHECK_EQ(o.conf.chunk_size, 8192);
 	}
+	/* zoned: user copy always; its options round trip; not with others */
+	{
+		struct add_opts o2;
+		char bufs[OPTS_NUM_BUFS][24], *args[RS_MAX_ARGS + 1];
+		int n;
+
+		CHECK_EQ(P("-t", "zoned", "-s", "64M", "--zone_size", "4M",
+			   "--conv_zones", "2", "--max_open_zones", "3",
+			   "--max_active_zones", "5", "-q", "1", "-d", "32",
+			   "--nthreads", "1", "--logical_block_size", "4096"), 0);
+		CHECK_EQ(o.flags, UBLK_F_ZONED | UBLK_F_USER_COPY);
+		CHECK_EQ(o.conf.zone_size, 4 << 20);
+		args[0] = "add";
+		n = opts_to_args(&o, bufs, args + 1, RS_MAX_ARGS);
+		REQUIRE(n > 0);
+		CHECK_EQ(opts_parse_add(n + 1, args, &o2, err, sizeof(err)), 0);
+		CHECK_EQ(o2.flags, o.flags);
+		CHECK_EQ(o2.conf.size, 64 << 20);
+		CHECK_EQ(o2.conf.zone_size, 4 << 20);
+		CHECK_EQ(o2.conf.conv_zones, 2);
+		CHECK_EQ(o2.conf.max_open_zones, 3);
+		CHECK_EQ(o2.conf.max_active_zones, 5);
+		CHECK_EQ(o2.conf.lbs_shift, 12);
+		CHECK_EQ(o2.nr_threads, 1);
+	}
+	CHECK_EQ(P("-t", "zoned", "-s", "1G", "-b"), 0);
+	CHECK_EQ(o.flags, UBLK_F_ZONED | UBLK_F_USER_COPY | UBLK_F_BATCH_IO);
+	CHECK(P("-t", "zoned", "-s", "1G", "-r", "1") < 0 && strstr(err, "a zoned device's data dies"));
+	CHECK(P("-t", "zoned", "-s", "1G", "-z") < 0 && strstr(err, "user copy"));
+	CHECK(P("-t", "zoned", "-s", "1G", "-g", "1") < 0 && strstr(err, "user copy"));
+	CHECK(P("-t", "mem", "-s", "1G", "--zone_size", "4M") < 0 &&
+	      strstr(err, "go with -t zoned"));
+	CHECK(P("-t", "zoned", "--zone_size", "0") < 0 && strstr(err, "bad --zone_size"));
+	CHECK(P("-t", "zoned", "--max_open_zones", "x") < 0 &&
+	      strstr(err, "bad --max_open_zones"));
+
 	/* --help is not an error */
 	CHECK_EQ(P("-t", "null", "--help"), 1);
 
