@@ -156,11 +156,26 @@ static int cmd_help(int argc, char **argv)
 	cli_help();
 }
 
+/* Called through a link named kublk (any directory, any prefix before it)? */
+static int called_kublk(const char *argv0)
+{
+	const char *base = strrchr(argv0, '/');
+	size_t n;
+
+	base = base ? base + 1 : argv0;
+	n = strlen(base);
+	return n >= 5 && !strcmp(base + n - 5, "kublk");
+}
+
 int main(int argc, char **argv)
 {
 	const struct cli_cmd *c;
 	const char *name;
 
+	if (argc > 0 && called_kublk(argv[0])) {
+		cli_env_load(argv);
+		return kublk_main(argc, argv);
+	}
 	if (argc < 2) {
 		usage(stderr);
 		return 1;

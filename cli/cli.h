@@ -263,6 +263,12 @@ int disk_mounts(unsigned id, void (*fn)(const char *mnt, void *ctx), void *ctx);
 /* 1 if the disk or a partition is mounted here or held by another device. */
 int disk_in_use(unsigned id);
 
+/*
+ * sublk run as `kublk` (argv[0]), the kernel's ublk selftest server: its
+ * command line translated into sublk's (kublk.c).
+ */
+int kublk_main(int argc, char **argv);
+
 int cmd_up(int argc, char **argv);
 int cmd_down(int argc, char **argv);
 int cmd_status(int argc, char **argv);
