@@ -151,7 +151,8 @@ void opts_dev_info(const struct add_opts *o, struct ublksrv_ctrl_dev_info *info)
  * reads back to the same settings; strings point into @o.  Returns the
  * count, or -E2BIG when more than @max would be needed.
  */
-int opts_to_args(const struct add_opts *o, char bufs[8][24], char **args,
+#define OPTS_NUM_BUFS	16	/* numbers opts_to_args may need to write */
+int opts_to_args(const struct add_opts *o, char bufs[OPTS_NUM_BUFS][24], char **args,
 		 int max);
 /* The options saved in @s, checked as a command line would be. */
 int opts_from_state(const struct run_state *s, struct add_opts *o,

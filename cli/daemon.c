@@ -123,7 +123,7 @@ static const char *data_path_name(uint64_t flags)
 static int daemon_save(const struct add_opts *o, const struct ublk_dev *d)
 {
 	const struct backend *b = d->backend;
-	char bufs[8][24], json[30000] = "", target[30100];
+	char bufs[OPTS_NUM_BUFS][24], json[30000] = "", target[30100];
 	struct run_state s;
 	unsigned i;
 	int n, ret, fd;

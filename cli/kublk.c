@@ -331,6 +331,17 @@ static void add_target(struct argbuf *b, const struct kublk_args *a)
 			die("-t %s takes no backing file", a->type);
 		arg(b, "-t");
 		arg(b, a->type[0] == 'n' ? "null" : "fault");
+		if (a->type[0] == 'n') {
+			/* the request limits kublk's null target sets */
+			arg(b, "--dma_alignment");
+			arg(b, "4095");
+			arg(b, "--seg_boundary_mask");
+			arg(b, "4095");
+			arg(b, "--max_segment_size");
+			arg(b, "32768");
+			arg(b, "--max_segments");
+			arg(b, "32");
+		}
 		return;
 	}
 	if (!strcmp(a->type, "loop")) {

@@ -81,6 +81,10 @@ enum {
 	OPT_NBD_CONNS,
 	OPT_NBD_TIMEOUT,
 	OPT_READ_ONLY,
+	OPT_DMA_ALIGN,
+	OPT_MAX_SEGS,
+	OPT_MAX_SEG_SIZE,
+	OPT_SEG_BOUNDARY,
 };
 
 static const struct option add_longopts[] = {
@@ -119,6 +123,10 @@ static const struct option add_longopts[] = {
 	{ "connections",		1, NULL, OPT_NBD_CONNS },
 	{ "timeout",			1, NULL, OPT_NBD_TIMEOUT },
 	{ "read_only",			0, NULL, OPT_READ_ONLY },
+	{ "dma_alignment",		1, NULL, OPT_DMA_ALIGN },
+	{ "max_segments",		1, NULL, OPT_MAX_SEGS },
+	{ "max_segment_size",		1, NULL, OPT_MAX_SEG_SIZE },
+	{ "seg_boundary_mask",		1, NULL, OPT_SEG_BOUNDARY },
 	{ "help",			0, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -265,6 +273,39 @@ static int opts_check(struct add_opts *o, char *err, size_t errlen)
 	} else if (o->nr_threads && o->nr_threads != o->nr_queues) {
 		return opt_err("--nthreads %u differs from the %u queues: threads that share queues need --per_io_tasks",
 			       o->nr_threads, o->nr_queues);
+	}
+	return 0;
+}
+
+/* The request limits (DMA alignment, segments), as the kernel checks them. */
+static int opt_limit(struct add_opts *o, int c, const char *arg, char *err,
+		     size_t errlen)
+{
+	unsigned long v;
+
+	if (opts_parse_uint(arg, 0xffffffffUL, &v) < 0 || !v)
+		return opt_err("bad --%s '%s'", opt_name(c), arg);
+	switch (c) {
+	case OPT_DMA_ALIGN:
+		if (v >= 4096 || (v & (v + 1)))
+			return opt_err("--dma_alignment is an address mask below 4096: 511, 4095, ...");
+		o->conf.dma_align = (uint32_t)v;
+		break;
+	case OPT_MAX_SEGS:
+		if (v > 0xffff)
+			return opt_err("--max_segments is at most 65535");
+		o->conf.max_segments = (uint32_t)v;
+		break;
+	case OPT_MAX_SEG_SIZE:
+		if (v < 4096)
+			return opt_err("--max_segment_size is at least 4096");
+		o->conf.max_segment_size = (uint32_t)v;
+		break;
+	case OPT_SEG_BOUNDARY:
+		if (v < 4095 || (v & (v + 1)))
+			return opt_err("--seg_boundary_mask is a mask of at least 4095: 4095, 65535, ...");
+		o->conf.seg_boundary_mask = v;
+		break;
 	}
 	return 0;
 }
@@ -464,6 +505,13 @@ int opts_parse_add(int argc, char **argv, struct add_opts *o,
 			strcpy(o->fault_buf, optarg);
 			o->conf.fault = o->fault_buf;
 			break;
+		case OPT_DMA_ALIGN:
+		case OPT_MAX_SEGS:
+		case OPT_MAX_SEG_SIZE:
+		case OPT_SEG_BOUNDARY:
+			if (opt_limit(o, c, optarg, err, errlen))
+				return -EINVAL;
+			break;
 		case 'h':
 			return 1;
 		case ':':
@@ -503,14 +551,14 @@ static const struct { char opt[3]; uint64_t flag; } flag_opts[] = {
 	{ "-e", UBLK_F_USER_RECOVERY_FAIL_IO },
 };
 
-int opts_to_args(const struct add_opts *o, char bufs[8][24], char **args,
+int opts_to_args(const struct add_opts *o, char bufs[OPTS_NUM_BUFS][24], char **args,
 		 int max)
 {
 	int n = 0, nb = 0;
 	unsigned i;
 
 #define ARG(s) do { if (n >= max) return -E2BIG; args[n++] = (char *)(s); } while (0)
-#define NUM(fmt, v) do { if (nb >= 8) return -E2BIG; snprintf(bufs[nb], 24, fmt, v); \
+#define NUM(fmt, v) do { if (nb >= OPTS_NUM_BUFS) return -E2BIG; snprintf(bufs[nb], 24, fmt, v); \
 			ARG(bufs[nb]); nb++; } while (0)
 	ARG("-t");
 	ARG(o->conf.type);
@@ -584,6 +632,22 @@ int opts_to_args(const struct add_opts *o, char bufs[8][24], char **args,
 	}
 	if (o->conf.read_only)
 		ARG("--read_only");
+	if (o->conf.dma_align) {
+		ARG("--dma_alignment");
+		NUM("%u", o->conf.dma_align);
+	}
+	if (o->conf.max_segments) {
+		ARG("--max_segments");
+		NUM("%u", o->conf.max_segments);
+	}
+	if (o->conf.max_segment_size) {
+		ARG("--max_segment_size");
+		NUM("%u", o->conf.max_segment_size);
+	}
+	if (o->conf.seg_boundary_mask) {
+		ARG("--seg_boundary_mask");
+		NUM("%llu", (unsigned long long)o->conf.seg_boundary_mask);
+	}
 	if (o->trace)
 		ARG("--trace-marker");
 	if (o->root_storage)

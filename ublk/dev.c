@@ -82,6 +82,21 @@ int ublk_dev_add(struct ublk_dev *d, struct ublk_ctrl *c, struct backend *b,
 	return 0;
 }
 
+/* DMA alignment and segment limits, where asked for; the rest as the kernel's. */
+static void dev_params_limits(struct ublk_params *p, const struct backend_conf *c)
+{
+	if (c->dma_align) {
+		p->types |= UBLK_PARAM_TYPE_DMA_ALIGN;
+		p->dma.alignment = c->dma_align;
+	}
+	if (!c->max_segments && !c->max_segment_size && !c->seg_boundary_mask)
+		return;
+	p->types |= UBLK_PARAM_TYPE_SEGMENT;
+	p->seg.max_segments = (uint16_t)(c->max_segments ? c->max_segments : 0xffff);
+	p->seg.max_segment_size = c->max_segment_size ? c->max_segment_size : 0xffffffffU;
+	p->seg.seg_boundary_mask = c->seg_boundary_mask ? c->seg_boundary_mask : 0xffffffffULL;
+}
+
 int ublk_dev_set_params(struct ublk_dev *d)
 {
 	const struct backend *b = d->backend;
@@ -108,6 +123,7 @@ int ublk_dev_set_params(struct ublk_dev *d)
 		p->discard.max_write_zeroes_sectors = b->max_write_zeroes_sectors;
 		p->discard.max_discard_segments = 1;
 	}
+	dev_params_limits(p, &b->conf);
 	ret = ublk_ctrl_set_params(d->ctrl, d->info.dev_id, p);
 	if (ret < 0)
 		dev_err(d, "SET_PARAMS failed: %s", strerror(-ret));

@@ -46,7 +46,7 @@ struct ublk_queue;
 
 /*
  * What the command line says about the target, for every backend; ublk/
- * itself reads only lbs_shift (SET_PARAMS).
+ * itself reads only lbs_shift and the request limits (SET_PARAMS).
  */
 struct backend_conf {
 	const char *type;	/* "null", "mem", "loop", "fault", "nbd" */
@@ -64,6 +64,11 @@ struct backend_conf {
 	unsigned nbd_conns;	/* --connections: per queue; 0 means 1 */
 	unsigned nbd_timeout;	/* --timeout: seconds; 0 means 30 */
 	int read_only;		/* --read_only */
+	/* request limits for SET_PARAMS; 0: not sent, the kernel's defaults */
+	uint32_t dma_align;		/* --dma_alignment: an address mask, 2^n - 1 */
+	uint32_t max_segments;		/* --max_segments */
+	uint32_t max_segment_size;	/* --max_segment_size, bytes */
+	uint64_t seg_boundary_mask;	/* --seg_boundary_mask, 2^n - 1 */
 };
 
 struct backend {

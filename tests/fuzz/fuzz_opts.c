@@ -31,7 +31,7 @@ static int same(const struct add_opts *a, const struct add_opts *b)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct add_opts o, o2;
-	char *argv[MAX_ARGS + 2], *args[RS_MAX_ARGS + 1], bufs[8][24], err[320];
+	char *argv[MAX_ARGS + 2], *args[RS_MAX_ARGS + 1], bufs[OPTS_NUM_BUFS][24], err[320];
 	char *text = malloc(size + 1);
 	int argc = 1, n, ret;
 	size_t i = 0;
