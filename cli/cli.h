@@ -114,6 +114,7 @@ struct add_opts {
 	int per_io;			/* --per_io_tasks */
 	unsigned depth;
 	unsigned max_io_buf_bytes;
+	unsigned io_desc_size;		/* --io_desc_size; 0: the usual 24 bytes */
 	uint64_t flags;			/* UBLK_F_* asked for */
 	int foreground;
 	int debug;

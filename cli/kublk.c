@@ -41,6 +41,7 @@ struct kublk_args {
 	const char *debug_mask;
 	const char *delay_us;		/* fault_inject */
 	const char *chunk_size;		/* stripe */
+	const char *io_desc_size;
 	const char *files[KUBLK_MAX_FILES];
 	int nr_files;
 	int all, foreground, safe;
@@ -134,14 +135,15 @@ static const char kublk_help[] =
 	"  add -t null|loop|stripe|fault_inject [-q N] [-d N] [-n ID] [-z] [--auto_zc]\n"
 	"      [--auto_zc_fallback] [-u] [-g] [-b] [-r 0|1] [-e 0|1] [-i 0|1]\n"
 	"      [--nthreads N] [--per_io_tasks] [--no_auto_part_scan] [--foreground]\n"
-	"      [--delay_us US] [--chunk_size BYTES] [integrity options] [FILE...]\n"
+	"      [--io_desc_size N] [--delay_us US] [--chunk_size BYTES]\n"
+	"      [integrity options] [FILE...]\n"
 	"  recover -n ID [the add options]   (sublk recovers from its saved options)\n"
 	"  del -n ID | -a, stop -n ID [--safe], quiesce -n ID,\n"
 	"  update_size -n ID -s BYTES, list [-n ID], features,\n"
 	"  set_params [-q N] [-d N] [-u] [--zoned] [--param_types basic[,zoned]|none]\n"
 	"      [--logical_bs_shift N ...]   ADD_DEV, SET_PARAMS, DEL_DEV; no daemon\n"
 	"Accepted without effect: --quiet, --no_ublk_fixed_fd, --rotate_auto_buf.\n"
-	"Refused: --shmem_zc, --htlb, --rdonly_shmem_buf, --io_desc_size.\n";
+	"Refused: --shmem_zc, --htlb, --rdonly_shmem_buf.\n";
 
 static struct cli_cmd kublk_cmd = { "kublk", NULL, kublk_usage, kublk_help };
 
@@ -252,8 +254,7 @@ static void kublk_opt(struct kublk_args *a, int c)
 		break;	/* how kublk itself runs; sublk has no such choice */
 	case KO_SHMEM_ZC: case KO_HTLB: case KO_RDONLY_SHMEM:
 		die("shared-memory zero copy (UBLK_F_SHMEM_ZC, --shmem_zc, --htlb) is not supported by sublk yet");
-	case KO_IO_DESC_SIZE:
-		die("--io_desc_size (UBLK_F_IO_DESC_SIZE) is not supported: sublk reads the 24-byte descriptor");
+	case KO_IO_DESC_SIZE: a->io_desc_size = optarg; break;
 	case KO_INTEG_CAPABLE: case KO_INTEG_REFTAG:
 		integ_opt(a, c, NULL);
 		break;
@@ -418,6 +419,10 @@ static void add_flags(struct argbuf *b, const struct kublk_args *a)
 		arg(b, "--no_auto_part_scan");
 	if (a->foreground)
 		arg(b, "--foreground");
+	if (a->io_desc_size) {
+		arg(b, "--io_desc_size");
+		arg(b, a->io_desc_size);
+	}
 	if (a->debug_mask && kublk_num(a->debug_mask, ~0UL, "--debug_mask"))
 		arg(b, "-v");
 	for (i = 0; i < a->nr_integ; i++) {

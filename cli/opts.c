@@ -85,6 +85,7 @@ enum {
 	OPT_MAX_SEGS,
 	OPT_MAX_SEG_SIZE,
 	OPT_SEG_BOUNDARY,
+	OPT_IO_DESC_SIZE,
 };
 
 static const struct option add_longopts[] = {
@@ -127,6 +128,7 @@ static const struct option add_longopts[] = {
 	{ "max_segments",		1, NULL, OPT_MAX_SEGS },
 	{ "max_segment_size",		1, NULL, OPT_MAX_SEG_SIZE },
 	{ "seg_boundary_mask",		1, NULL, OPT_SEG_BOUNDARY },
+	{ "io_desc_size",		1, NULL, OPT_IO_DESC_SIZE },
 	{ "help",			0, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -512,6 +514,13 @@ int opts_parse_add(int argc, char **argv, struct add_opts *o,
 			if (opt_limit(o, c, optarg, err, errlen))
 				return -EINVAL;
 			break;
+		case OPT_IO_DESC_SIZE:
+			/* the kernel's bounds: 24 to 256, a multiple of 8 */
+			if (opts_parse_uint(optarg, 256, &v) < 0 || v < 24 || v % 8)
+				return opt_err("--io_desc_size must be a multiple of 8 from 24 to 256");
+			o->io_desc_size = (unsigned)v;
+			o->flags |= UBLK_F_IO_DESC_SIZE;
+			break;
 		case 'h':
 			return 1;
 		case ':':
@@ -540,6 +549,7 @@ void opts_dev_info(const struct add_opts *o, struct ublksrv_ctrl_dev_info *info)
 	info->max_io_buf_bytes = o->max_io_buf_bytes;
 	info->dev_id = (uint32_t)o->dev_id;
 	info->flags = o->flags;
+	info->io_desc_size = (uint16_t)o->io_desc_size;
 }
 
 /* Options that are 0|1 switches of a feature flag, as ublksrv spells them. */
@@ -632,6 +642,10 @@ int opts_to_args(const struct add_opts *o, char bufs[OPTS_NUM_BUFS][24], char **
 	}
 	if (o->conf.read_only)
 		ARG("--read_only");
+	if (o->io_desc_size) {
+		ARG("--io_desc_size");
+		NUM("%u", o->io_desc_size);
+	}
 	if (o->conf.dma_align) {
 		ARG("--dma_alignment");
 		NUM("%u", o->conf.dma_align);

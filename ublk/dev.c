@@ -205,9 +205,11 @@ static int dev_map_queue(struct ublk_dev *d, unsigned i)
 	if (ublk_ctrl_get_affinity(d->ctrl, d->info.dev_id, i, &q->cpus) < 0)
 		CPU_ZERO(&q->cpus);
 
-	desc_off = (size_t)i *
-		page_round(UBLK_MAX_QUEUE_DEPTH * sizeof(struct ublksrv_io_desc));
-	q->descs_sz = page_round(q->depth * sizeof(struct ublksrv_io_desc));
+	q->desc_size = sizeof(struct ublksrv_io_desc);
+	if ((d->info.flags & UBLK_F_IO_DESC_SIZE) && d->info.io_desc_size)
+		q->desc_size = d->info.io_desc_size;
+	desc_off = (size_t)i * page_round(UBLK_MAX_QUEUE_DEPTH * q->desc_size);
+	q->descs_sz = page_round(q->depth * q->desc_size);
 	q->descs = mmap(NULL, q->descs_sz, PROT_READ, MAP_SHARED | MAP_POPULATE,
 			d->cdev_fd, (off_t)desc_off);
 	if (q->descs == MAP_FAILED) {
@@ -387,7 +389,7 @@ static const char *const op_names[8] = {
 static void dump_tag(const struct ublk_queue *q, unsigned tag, int fd)
 {
 	const struct ublk_io *io = &q->ios[tag];
-	const struct ublksrv_io_desc *iod = &q->descs[tag];
+	const struct ublksrv_io_desc *iod = ublk_queue_desc(q, tag);
 	unsigned flags = __atomic_load_n(&io->flags, __ATOMIC_RELAXED);
 	unsigned inflight = __atomic_load_n(&io->tgt_inflight, __ATOMIC_RELAXED);
 	unsigned op = ublksrv_get_op(iod) & 7;

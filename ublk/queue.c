@@ -93,7 +93,7 @@ unsigned ublk_queue_buf_index(const struct ublk_queue *q, unsigned tag)
 const struct ublksrv_io_desc *ublk_queue_iod(const struct ublk_queue *q,
 					     unsigned tag)
 {
-	return &q->descs[tag];
+	return ublk_queue_desc(q, tag);
 }
 
 /* Where the kernel copies a request's data from and to. */
@@ -168,7 +168,7 @@ static int has_data(unsigned op)
 
 static void queue_commit(struct ublk_queue *q, unsigned tag, int result)
 {
-	const struct ublksrv_io_desc *iod = &q->descs[tag];
+	const struct ublksrv_io_desc *iod = ublk_queue_desc(q, tag);
 	struct ublk_io *io = &q->ios[tag];
 	unsigned op = ublksrv_get_op(iod);
 	struct io_uring_sqe *sqe;
@@ -211,7 +211,7 @@ static void queue_commit(struct ublk_queue *q, unsigned tag, int result)
 /* Hand request @tag to the backend, its data reachable. */
 static void queue_serve_backend(struct ublk_queue *q, unsigned tag)
 {
-	const struct ublksrv_io_desc *iod = &q->descs[tag];
+	const struct ublksrv_io_desc *iod = ublk_queue_desc(q, tag);
 	struct ublk_io *io = &q->ios[tag];
 	struct backend *b = q->backend;
 	unsigned before;
@@ -230,7 +230,7 @@ static void queue_serve_backend(struct ublk_queue *q, unsigned tag)
 
 void queue_serve(struct ublk_queue *q, unsigned tag)
 {
-	const struct ublksrv_io_desc *iod = &q->descs[tag];
+	const struct ublksrv_io_desc *iod = ublk_queue_desc(q, tag);
 	struct ublk_io *io = &q->ios[tag];
 	unsigned op = ublksrv_get_op(iod);
 	unsigned len = iod->nr_sectors << 9;

@@ -153,6 +153,11 @@ int main(void)
 	CHECK(P("-t", "null", "--max_segment_size", "512") < 0);
 	CHECK(P("-t", "null", "--seg_boundary_mask", "511") < 0);
 	CHECK(strstr(err, "at least 4095") != NULL);
+	CHECK_EQ(P("-t", "null", "--io_desc_size", "64"), 0);
+	CHECK(o.flags & UBLK_F_IO_DESC_SIZE);
+	CHECK(P("-t", "null", "--io_desc_size", "20") < 0);
+	CHECK(P("-t", "null", "--io_desc_size", "60") < 0);
+	CHECK(P("-t", "null", "--io_desc_size", "264") < 0);
 
 	/* the canonical form reads back to the same settings */
 	{
@@ -164,7 +169,8 @@ int main(void)
 			   "-r", "1", "-e", "1", "--usercopy", "--buffered_io",
 			   "--logical_block_size", "4096", "-s", "1G", "--root-storage",
 			   "--dma_alignment", "511", "--max_segments", "8",
-			   "--max_segment_size", "65536", "--seg_boundary_mask", "65535"), 0);
+			   "--max_segment_size", "65536", "--seg_boundary_mask", "65535",
+			   "--io_desc_size", "64"), 0);
 		CHECK_EQ(o.root_storage, 1);
 		args[0] = "add";
 		n = opts_to_args(&o, bufs, args + 1, RS_MAX_ARGS);
@@ -181,6 +187,7 @@ int main(void)
 		CHECK_EQ(o2.conf.max_segments, 8);
 		CHECK_EQ(o2.conf.max_segment_size, 65536);
 		CHECK_EQ(o2.conf.seg_boundary_mask, 65535);
+		CHECK_EQ(o2.io_desc_size, 64);
 		CHECK_EQ(opts_to_args(&o, bufs, args, 3), -E2BIG);
 	}
 	/* --help is not an error */
