@@ -45,9 +45,9 @@ pid=$(list_field "$id" pid 7)
 kill -0 "$pid" 2> /dev/null || fail "list: pid field '$pid' is no process"
 [ "$("$kublk" list -n "$id" | head -n 1 | awk '{print $5}')" = 2 ] ||
 	fail "kublk's default of 2 queues not taken"
-[ "$(cat /sys/block/ublkb$id/queue/max_segments)" = 32 ] || fail "max_segments"
-[ "$(cat /sys/block/ublkb$id/queue/dma_alignment)" = 4095 ] || fail "dma_alignment"
-fio --name=null --filename=/dev/ublkb$id --ioengine=libaio --direct=1 \
+[ "$(cat /sys/block/ublkb"$id"/queue/max_segments)" = 32 ] || fail "max_segments"
+[ "$(cat /sys/block/ublkb"$id"/queue/dma_alignment)" = 4095 ] || fail "dma_alignment"
+fio --name=null --filename="/dev/ublkb$id" --ioengine=libaio --direct=1 \
 	--rw=randrw --bs=4k --iodepth=16 --size=32M > /dev/null 2>&1 ||
 	fail "fio on kublk's null device failed"
 "$kublk" del -n "$id" || fail "kublk del -n $id failed"
@@ -56,10 +56,10 @@ echo "ok null: add, list, I/O, del"
 
 # loop with a positional backing file, user copy, -r 1: data verified
 id=$(kublk_add -t loop -q 2 -u -r 1 "$img")
-fio_verify /dev/ublkb$id 0 32M kublk-loop ||
+fio_verify "/dev/ublkb$id" 0 32M kublk-loop ||
 	fail "fio verify on kublk's loop device failed: $(tail -n 5 "$TEST_TMP/kublk-loop.out")"
 dd if=/dev/urandom of="$TEST_TMP/pattern" bs=1M count=4 status=none
-dd if="$TEST_TMP/pattern" of=/dev/ublkb$id bs=1M seek=40 oflag=direct status=none ||
+dd if="$TEST_TMP/pattern" of="/dev/ublkb$id" bs=1M seek=40 oflag=direct status=none ||
 	fail "write to /dev/ublkb$id failed"
 cmp <(dd if="$img" bs=1M skip=40 count=4 status=none) "$TEST_TMP/pattern" ||
 	fail "the backing file does not hold what was written"
@@ -71,7 +71,7 @@ wait_state "$id" QUIESCED 20 || fail "not QUIESCED after kill -9"
 out=$("$kublk" recover -n "$id" -t loop -q 2 -u -r 1 "$img") || fail "kublk recover failed"
 echo "$out" | grep -q "dev id $id:" || fail "recover printed no 'dev id $id:': $out"
 [ "$(list_field "$id" state 11)" = LIVE ] || fail "not LIVE after recover"
-cmp <(dd if=/dev/ublkb$id bs=1M skip=40 count=4 iflag=direct status=none) "$TEST_TMP/pattern" ||
+cmp <(dd if="/dev/ublkb$id" bs=1M skip=40 count=4 iflag=direct status=none) "$TEST_TMP/pattern" ||
 	fail "data read after recover differs"
 "$kublk" del -n "$id" || fail "kublk del after recover failed"
 _forget devs "$id"
