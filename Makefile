@@ -88,7 +88,7 @@ UBLK_SRC    := ublk/ctrl.c ublk/dev.c ublk/thread.c ublk/batch.c ublk/queue.c ub
 BACKEND_SRC := backend/backend.c backend/null.c backend/mem.c backend/loop.c backend/fault.c \
 	       backend/nbd_proto.c backend/nbd_handshake.c backend/nbd_uri.c \
 	       backend/nbd.c backend/nbd_conn.c backend/nbd_sock.c
-CLI_SRC     := main.c cli/kublk.c cli/add.c cli/daemon.c cli/del.c cli/list.c cli/features.c cli/opts.c cli/ctl.c \
+CLI_SRC     := main.c cli/kublk.c cli/kublk_cmds.c cli/add.c cli/daemon.c cli/del.c cli/list.c cli/features.c cli/opts.c cli/ctl.c \
 	       cli/util.c cli/daemonid.c cli/table.c cli/disk.c cli/up.c
 RUNSTATE_SRC := cli/runstate.c cli/runstate_dir.c cli/runstate_pid.c
 CLI_SRC     += $(RUNSTATE_SRC)

@@ -17,46 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
-
-#define KUBLK_MAX_FILES		8
-#define KUBLK_MAX_ARGS		64
-
-/* kublk's defaults: two queues of 128 tags */
-#define KUBLK_QUEUES		"2"
-#define KUBLK_DEPTH		"128"
-
-/* set_params: a device of 1 MiB in zones of 64 KiB, requests up to 1 MiB */
-#define SP_IO_BUF_BYTES		(1U << 20)
-#define SP_ZONE_SECTORS		128
-#define SP_DEV_SECTORS		(SP_ZONE_SECTORS * 16)
-
-struct kublk_args {
-	const char *cmd;
-	const char *type;		/* -t */
-	const char *id;			/* -n */
-	const char *queues, *depth;	/* -q, -d */
-	const char *size;		/* -s (update_size) */
-	const char *nthreads;
-	const char *debug_mask;
-	const char *delay_us;		/* fault_inject */
-	const char *chunk_size;		/* stripe */
-	const char *io_desc_size;
-	const char *files[KUBLK_MAX_FILES];
-	int nr_files;
-	int all, foreground, safe;
-	int zc, auto_zc, auto_zc_fallback, user_copy, get_data, batch;
-	int recovery, fail_io, reissue, per_io, no_part_scan;
-	int die_during_fetch;
-	/* integrity, handed on as they are spelled */
-	const char *integ[6][2];
-	int nr_integ;
-	int metadata;			/* --metadata_size given */
-	/* set_params */
-	uint64_t flags;			/* --zoned */
-	struct ublk_params params;
-	int param_none;
-};
+#include "kublk.h"
 
 enum {
 	KO_DEBUG_MASK = 256, KO_QUIET, KO_FOREGROUND, KO_AUTO_ZC,
@@ -147,8 +108,7 @@ static const char kublk_help[] =
 
 static struct cli_cmd kublk_cmd = { "kublk", NULL, kublk_usage, kublk_help };
 
-/* A value that is a number as strtoul with base 0 reads it, in range. */
-static unsigned long kublk_num(const char *s, unsigned long max, const char *what)
+unsigned long kublk_num(const char *s, unsigned long max, const char *what)
 {
 	unsigned long v;
 	char *end;
@@ -295,16 +255,8 @@ static void kublk_parse(int argc, char **argv, struct kublk_args *a)
 	}
 }
 
-/* ---- add and recover ---- */
 
-struct argbuf {
-	char *v[KUBLK_MAX_ARGS];
-	int n;
-	char nums[4][24];
-	int nr_nums;
-};
-
-static void arg(struct argbuf *b, const char *s)
+void kublk_arg(struct argbuf *b, const char *s)
 {
 	if (b->n >= KUBLK_MAX_ARGS - 1)
 		die("too many options");
@@ -320,229 +272,6 @@ static const char *num(struct argbuf *b, unsigned long long v)
 	return s;
 }
 
-/* The target and its files: kublk's name and positional files, sublk's options. */
-static void add_target(struct argbuf *b, const struct kublk_args *a)
-{
-	int i, want = a->metadata ? 2 : 1;
-
-	if (!a->type)
-		die("-t TYPE is required");
-	if (!strcmp(a->type, "null") || !strcmp(a->type, "fault_inject")) {
-		if (a->nr_files)
-			die("-t %s takes no backing file", a->type);
-		arg(b, "-t");
-		arg(b, a->type[0] == 'n' ? "null" : "fault");
-		if (a->type[0] == 'n') {
-			/* the request limits kublk's null target sets */
-			arg(b, "--dma_alignment");
-			arg(b, "4095");
-			arg(b, "--seg_boundary_mask");
-			arg(b, "4095");
-			arg(b, "--max_segment_size");
-			arg(b, "32768");
-			arg(b, "--max_segments");
-			arg(b, "32");
-		}
-		return;
-	}
-	if (!strcmp(a->type, "loop")) {
-		if (a->nr_files != want)
-			die("-t loop takes %d backing file%s%s", want,
-				  want > 1 ? "s" : "",
-				  a->metadata ? " (data, then metadata)" : "");
-		arg(b, "-t");
-		arg(b, "loop");
-		arg(b, "-f");
-		arg(b, a->files[0]);
-		if (a->metadata) {
-			arg(b, "--metadata_file");
-			arg(b, a->files[1]);
-		}
-		return;
-	}
-	if (!strcmp(a->type, "stripe")) {
-		if (a->nr_files < 2)
-			die("-t stripe takes two or more backing files");
-		arg(b, "-t");
-		arg(b, "stripe");
-		for (i = 0; i < a->nr_files; i++) {
-			arg(b, "-f");
-			arg(b, a->files[i]);
-		}
-		return;
-	}
-	die("unknown target type '%s' (null, loop, stripe or fault_inject)",
-		  a->type);
-}
-
-static void add_flags(struct argbuf *b, const struct kublk_args *a)
-{
-	int i;
-
-	if (a->auto_zc_fallback && !(a->zc && a->auto_zc))
-		die("--auto_zc_fallback needs -z and --auto_zc");
-	/*
-	 * -z alone: the server registers each request's buffer itself;
-	 * --auto_zc: the kernel does (AUTO_BUF_REG), which sublk's -z picks
-	 * wherever the driver has it.
-	 */
-	if (a->zc || a->auto_zc)
-		arg(b, "-z");
-	if (a->user_copy)
-		arg(b, "--usercopy");
-	if (a->get_data) {
-		arg(b, "-g");
-		arg(b, "1");
-	}
-	if (a->batch)
-		arg(b, "-b");
-	/* kublk's -e 1 and -i 1 imply -r 1 */
-	if (a->recovery || a->fail_io || a->reissue) {
-		arg(b, "-r");
-		arg(b, "1");
-	}
-	if (a->fail_io) {
-		arg(b, "-e");
-		arg(b, "1");
-	}
-	if (a->reissue) {
-		arg(b, "-i");
-		arg(b, "1");
-	}
-	if (a->nthreads) {
-		arg(b, "--nthreads");
-		arg(b, a->nthreads);
-	}
-	if (a->per_io)
-		arg(b, "--per_io_tasks");
-	if (a->no_part_scan)
-		arg(b, "--no_auto_part_scan");
-	if (a->foreground)
-		arg(b, "--foreground");
-	if (a->io_desc_size) {
-		arg(b, "--io_desc_size");
-		arg(b, a->io_desc_size);
-	}
-	if (a->debug_mask && kublk_num(a->debug_mask, ~0UL, "--debug_mask"))
-		arg(b, "-v");
-	for (i = 0; i < a->nr_integ; i++) {
-		arg(b, a->integ[i][0]);
-		if (a->integ[i][1])
-			arg(b, a->integ[i][1]);
-	}
-}
-
-/* The target options kublk's targets take: fault_inject's delay, stripe's chunk. */
-static void add_target_opts(struct argbuf *b, const struct kublk_args *a)
-{
-	static char fault[48];
-	unsigned long us;
-
-	if (a->delay_us) {
-		if (strcmp(a->type, "fault_inject"))
-			die("--delay_us goes with -t fault_inject");
-		us = kublk_num(a->delay_us, 1000UL * 0xffffffffUL, "--delay_us");
-		if (us) {
-			/* sublk's fault target counts milliseconds */
-			snprintf(fault, sizeof(fault), "delay_ms=%lu", (us + 999) / 1000);
-			arg(b, "--fault");
-			arg(b, fault);
-		}
-	}
-	if (a->chunk_size) {
-		if (strcmp(a->type, "stripe"))
-			die("--chunk_size goes with -t stripe");
-		arg(b, "--chunk_size");
-		arg(b, a->chunk_size);
-	}
-}
-
-/* Two lines as kublk prints a device: state is field 11, the pid field 7. */
-static int kublk_dump(struct ublk_ctrl *c, unsigned id)
-{
-	struct ublksrv_ctrl_dev_info info;
-	struct ublk_params p;
-	int ret;
-
-	ret = ublk_ctrl_get_info(c, id, &info);
-	if (ret < 0)
-		return ret;
-	if (ublk_ctrl_get_params(c, id, &p) < 0)
-		memset(&p, 0, sizeof(p));
-	printf("dev id %u: nr_hw_queues %u queue_depth %u block size %u dev_capacity %llu\n",
-	       id, info.nr_hw_queues, info.queue_depth,
-	       1U << p.basic.logical_bs_shift,
-	       (unsigned long long)p.basic.dev_sectors);
-	printf("\tmax rq size %u daemon pid %d flags 0x%llx state %s\n",
-	       info.max_io_buf_bytes, (int)info.ublksrv_pid,
-	       (unsigned long long)info.flags, ublk_state_name(info.state));
-	fflush(stdout);
-	return 0;
-}
-
-static void dump_one(unsigned id)
-{
-	struct ublk_ctrl c;
-
-	cli_ctrl_open(&c);
-	kublk_dump(&c, id);
-	ublk_ctrl_close(&c);
-}
-
-static int kublk_add(const struct kublk_args *a, char **argv0)
-{
-	struct argbuf b = { .n = 0 };
-	struct add_opts o;
-	char why[320];
-	unsigned id;
-	int ret;
-
-	/* -z without --auto_zc: buffers registered by hand, as kublk does */
-	if (a->zc && !a->auto_zc) {
-		setenv("SUBLK_NO_AUTO_BUF_REG", "1", 1);
-		cli_env_load(argv0);
-	}
-	arg(&b, "add");
-	add_target(&b, a);
-	arg(&b, "-q");
-	arg(&b, a->queues);
-	arg(&b, "-d");
-	arg(&b, a->depth);
-	if (a->id) {
-		arg(&b, "-n");
-		arg(&b, a->id);
-	}
-	add_flags(&b, a);
-	add_target_opts(&b, a);
-	ret = opts_parse_add(b.n, b.v, &o, why, sizeof(why));
-	if (ret)
-		die("%s", ret > 0 ? "no --help here" : why);
-	ret = cli_add_device(&o, &id);
-	if (ret == 0 && !o.foreground)
-		dump_one(id);
-	return ret;
-}
-
-static int kublk_recover(const struct kublk_args *a, char **argv0)
-{
-	unsigned id;
-	int ret;
-
-	if (!a->id)
-		die("-n ID is required");
-	id = cli_dev_id(a->id);
-	/* fault_inject --die_during_fetch 1: SIGKILL once a queue's tags are fetched */
-	if (a->die_during_fetch) {
-		setenv("SUBLK_TEST_DIE_AT", "queue_setup", 1);
-		cli_env_load(argv0);
-	}
-	ret = cli_recover_device(id, a->foreground, 0);
-	if (ret == 0 && !a->foreground)
-		dump_one(id);
-	return ret;
-}
-
-/* ---- the rest ---- */
 
 /* Run sublk's own command @fn with the argument list @v (v[0] its name). */
 static int run_sublk(int (*fn)(int, char **), struct argbuf *b)
@@ -555,92 +284,22 @@ static int kublk_ctl(const struct kublk_args *a, int (*fn)(int, char **))
 {
 	struct argbuf b = { .n = 0 };
 
-	arg(&b, a->cmd);
+	kublk_arg(&b, a->cmd);
 	if (a->all) {
-		arg(&b, "-a");
+		kublk_arg(&b, "-a");
 	} else {
 		if (!a->id)
 			die("-n ID is required");
-		arg(&b, "-n");
-		arg(&b, a->id);
+		kublk_arg(&b, "-n");
+		kublk_arg(&b, a->id);
 	}
 	if (a->safe)
-		arg(&b, "--safe");
+		kublk_arg(&b, "--safe");
 	if (a->size) {
-		arg(&b, "-s");
-		arg(&b, num(&b, kublk_num(a->size, ~0UL, "size")));
+		kublk_arg(&b, "-s");
+		kublk_arg(&b, num(&b, kublk_num(a->size, ~0UL, "size")));
 	}
 	return run_sublk(fn, &b);
-}
-
-static int kublk_list(const struct kublk_args *a)
-{
-	struct ublk_ctrl c;
-	unsigned *ids;
-	int n, i, ret = 0;
-
-	cli_ctrl_open(&c);
-	if (a->id) {
-		ret = kublk_dump(&c, cli_dev_id(a->id));
-		if (ret < 0)
-			warn("device %s: %s", a->id, strerror(-ret));
-	} else {
-		n = cli_dev_ids(&ids);
-		for (i = 0; i < n; i++)
-			kublk_dump(&c, ids[i]);
-		free(ids);
-	}
-	ublk_ctrl_close(&c);
-	return ret < 0;
-}
-
-/* Every flag the driver reports, named; "unknown" for one sublk cannot name. */
-static int kublk_features(void)
-{
-	struct ublk_ctrl c;
-	unsigned bit;
-
-	cli_ctrl_open(&c);
-	if (!c.has_get_features)
-		die("the driver has no GET_FEATURES (older than Linux 6.5)");
-	printf("ublk_drv features: 0x%llx\n", (unsigned long long)c.features);
-	for (bit = 0; bit < 64; bit++) {
-		const char *name = ublk_feature_name(bit);
-
-		if (!(c.features & (1ULL << bit)))
-			continue;
-		printf("0x%-16llx: %s%s\n", 1ULL << bit, name ? "UBLK_F_" : "",
-		       name ? name : "unknown");
-	}
-	ublk_ctrl_close(&c);
-	return 0;
-}
-
-/* ADD_DEV, SET_PARAMS, DEL_DEV: whether the driver takes these parameters. */
-static int kublk_set_params(struct kublk_args *a)
-{
-	struct ublksrv_ctrl_dev_info info;
-	struct ublk_ctrl c;
-	int ret, del;
-
-	memset(&info, 0, sizeof(info));
-	info.dev_id = a->id ? cli_dev_id(a->id) : (uint32_t)-1;
-	info.nr_hw_queues = (uint16_t)cli_uint(a->queues, 1, UBLK_MAX_NR_QUEUES, "queue count");
-	info.queue_depth = (uint16_t)cli_uint(a->depth, 1, UBLK_MAX_QUEUE_DEPTH, "queue depth");
-	info.max_io_buf_bytes = SP_IO_BUF_BYTES;
-	info.flags = a->flags | (a->user_copy ? UBLK_F_USER_COPY : 0);
-	a->params.len = sizeof(a->params);
-	cli_ctrl_open(&c);
-	ret = ublk_ctrl_add_dev(&c, &info);
-	if (ret < 0)
-		die("ADD_DEV failed: %s", strerror(-ret));
-	ret = ublk_ctrl_set_params(&c, info.dev_id, &a->params);
-	printf("SET_PARAMS returned %d\n", ret);
-	del = ublk_ctrl_del_dev(&c, info.dev_id);
-	if (del < 0)
-		warn("DEL_DEV of device %u failed: %s", info.dev_id, strerror(-del));
-	ublk_ctrl_close(&c);
-	return ret < 0 || del < 0;
 }
 
 int kublk_main(int argc, char **argv)
