@@ -5,6 +5,8 @@
 #   make check      unit tests, check-dist, end-to-end suite in the test VM
 #                   (newest kernel), initramfs test on x86_64 and arm64
 #   make check-kernels   the e2e suite on every supported kernel series
+#   make check-selftests  the kernel's ublk selftests (Linux source from
+#                   Debian) with sublk as their kublk server, in the VM
 #   make check-initramfs  sublk in a bare busybox initramfs (also in check)
 #   make check-boot the root file system on sublk: initramfs, switch_root, shutdown
 #   make check-boot-initramfs-tools, check-boot-dracut  the same from an image
@@ -88,7 +90,7 @@ UBLK_SRC    := ublk/ctrl.c ublk/dev.c ublk/thread.c ublk/batch.c ublk/queue.c ub
 BACKEND_SRC := backend/backend.c backend/null.c backend/mem.c backend/loop.c backend/stripe.c backend/fault.c \
 	       backend/nbd_proto.c backend/nbd_handshake.c backend/nbd_uri.c \
 	       backend/nbd.c backend/nbd_conn.c backend/nbd_io.c backend/nbd_sock.c backend/zoned.c
-CLI_SRC     := main.c cli/add.c cli/daemon.c cli/del.c cli/list.c cli/features.c cli/opts.c cli/opts_integrity.c cli/ctl.c \
+CLI_SRC     := main.c cli/kublk.c cli/kublk_cmds.c cli/add.c cli/daemon.c cli/del.c cli/list.c cli/features.c cli/opts.c cli/opts_integrity.c cli/ctl.c \
 	       cli/util.c cli/daemonid.c cli/table.c cli/disk.c cli/up.c cli/notify.c
 RUNSTATE_SRC := cli/runstate.c cli/runstate_dir.c cli/runstate_pid.c
 CLI_SRC     += $(RUNSTATE_SRC)
@@ -194,6 +196,12 @@ check-kernels: sublk
 	done; \
 	if [ -n "$$bad" ]; then echo "check-kernels: failed on$$bad"; exit 1; fi
 
+# The kernel's own ublk selftests (Debian's linux-source of the newest
+# kernel) with sublk as their kublk, in the VM: tools/vm/ublk-selftests.
+# Not part of check.  SELFTESTS="null_01 loop_02" runs only those.
+check-selftests: sublk
+	$(Q)tools/vm/ublk-selftests $(SELFTESTS)
+
 check-harness: sublk
 	$(Q)tests/harness-selftest.sh
 
@@ -295,6 +303,6 @@ check-dist: $(BIN)
 clean:
 	rm -rf build sublk sublk-arm64
 
-.PHONY: all test check check-initramfs check-arm64 check-kernels check-harness vm-shell \
+.PHONY: all test check check-selftests check-initramfs check-arm64 check-kernels check-harness vm-shell \
 	size install uninstall clean fuzz check-asan soak check-dist check-boot \
 	check-boot-initramfs-tools check-boot-dracut check-systemd check-boot-nbd

@@ -44,6 +44,9 @@ static const struct cli_cmd commands[] = {
 	  "      --integrity_capable  the device is said to check PI itself\n"
 	  "      --max_io_buf_bytes N largest request (default 512K)\n"
 	  "      --logical_block_size N   512, 1024, 2048 or 4096\n"
+	  "      --dma_alignment MASK --max_segments N --max_segment_size N\n"
+	  "      --seg_boundary_mask MASK   request limits the kernel keeps to\n"
+	  "      --io_desc_size N     descriptor size, 24..256 (IO_DESC_SIZE, 7.3+)\n"
 	  "      --foreground         serve in this process\n"
 	  "      --trace-marker       annotate ftrace's trace_marker\n"
 	  "      --root-storage       the daemon's argv[0] starts with '@', so systemd\n"
@@ -173,11 +176,26 @@ static int cmd_help(int argc, char **argv)
 	cli_help();
 }
 
+/* Called through a link named kublk (any directory, any prefix before it)? */
+static int called_kublk(const char *argv0)
+{
+	const char *base = strrchr(argv0, '/');
+	size_t n;
+
+	base = base ? base + 1 : argv0;
+	n = strlen(base);
+	return n >= 5 && !strcmp(base + n - 5, "kublk");
+}
+
 int main(int argc, char **argv)
 {
 	const struct cli_cmd *c;
 	const char *name;
 
+	if (argc > 0 && called_kublk(argv[0])) {
+		cli_env_load(argv);
+		return kublk_main(argc, argv);
+	}
 	if (argc < 2) {
 		usage(stderr);
 		return 1;

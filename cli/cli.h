@@ -114,6 +114,7 @@ struct add_opts {
 	int per_io;			/* --per_io_tasks */
 	unsigned depth;
 	unsigned max_io_buf_bytes;
+	unsigned io_desc_size;		/* --io_desc_size; 0: the usual 24 bytes */
 	uint64_t flags;			/* UBLK_F_* asked for */
 	int copy;			/* --copy: the copy path, whatever is faster */
 	int foreground;
@@ -286,6 +287,12 @@ long disk_link_read(const char *name);
 int disk_mounts(unsigned id, void (*fn)(const char *mnt, void *ctx), void *ctx);
 /* 1 if the disk or a partition is mounted here or held by another device. */
 int disk_in_use(unsigned id);
+
+/*
+ * sublk run as `kublk` (argv[0]), the kernel's ublk selftest server: its
+ * command line translated into sublk's (kublk.c).
+ */
+int kublk_main(int argc, char **argv);
 
 int cmd_up(int argc, char **argv);
 int cmd_down(int argc, char **argv);

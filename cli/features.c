@@ -29,7 +29,7 @@ static const char *const use[UBLK_F_NR_KNOWN] = {
 	[17] = "used: stop --safe",
 	[18] = "used: --no_auto_part_scan",
 	[19] = "not used: no shared-memory buffers yet",
-	[20] = "not used: sublk reads the 24-byte descriptor",
+	[20] = "used: --io_desc_size",
 };
 
 int cmd_features(int argc, char **argv)

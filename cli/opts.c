@@ -93,6 +93,11 @@ enum {
 	OPT_CONV_ZONES,
 	OPT_MAX_OPEN,
 	OPT_MAX_ACTIVE,
+	OPT_DMA_ALIGN,
+	OPT_MAX_SEGS,
+	OPT_MAX_SEG_SIZE,
+	OPT_SEG_BOUNDARY,
+	OPT_IO_DESC_SIZE,
 };
 
 static const struct option add_longopts[] = {
@@ -143,6 +148,11 @@ static const struct option add_longopts[] = {
 	{ "conv_zones",			1, NULL, OPT_CONV_ZONES },
 	{ "max_open_zones",		1, NULL, OPT_MAX_OPEN },
 	{ "max_active_zones",		1, NULL, OPT_MAX_ACTIVE },
+	{ "dma_alignment",		1, NULL, OPT_DMA_ALIGN },
+	{ "max_segments",		1, NULL, OPT_MAX_SEGS },
+	{ "max_segment_size",		1, NULL, OPT_MAX_SEG_SIZE },
+	{ "seg_boundary_mask",		1, NULL, OPT_SEG_BOUNDARY },
+	{ "io_desc_size",		1, NULL, OPT_IO_DESC_SIZE },
 	{ "help",			0, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -338,6 +348,39 @@ static int opts_check(struct add_opts *o, char *err, size_t errlen)
 	} else if (o->nr_threads && o->nr_threads != o->nr_queues) {
 		return opt_err("--nthreads %u differs from the %u queues: threads that share queues need --per_io_tasks",
 			       o->nr_threads, o->nr_queues);
+	}
+	return 0;
+}
+
+/* The request limits (DMA alignment, segments), as the kernel checks them. */
+static int opt_limit(struct add_opts *o, int c, const char *arg, char *err,
+		     size_t errlen)
+{
+	unsigned long v;
+
+	if (opts_parse_uint(arg, 0xffffffffUL, &v) < 0 || !v)
+		return opt_err("bad --%s '%s'", opt_name(c), arg);
+	switch (c) {
+	case OPT_DMA_ALIGN:
+		if (v >= 4096 || (v & (v + 1)))
+			return opt_err("--dma_alignment is an address mask below 4096: 511, 4095, ...");
+		o->conf.dma_align = (uint32_t)v;
+		break;
+	case OPT_MAX_SEGS:
+		if (v > 0xffff)
+			return opt_err("--max_segments is at most 65535");
+		o->conf.max_segments = (uint32_t)v;
+		break;
+	case OPT_MAX_SEG_SIZE:
+		if (v < 4096)
+			return opt_err("--max_segment_size is at least 4096");
+		o->conf.max_segment_size = (uint32_t)v;
+		break;
+	case OPT_SEG_BOUNDARY:
+		if (v < 4095 || (v & (v + 1)))
+			return opt_err("--seg_boundary_mask is a mask of at least 4095: 4095, 65535, ...");
+		o->conf.seg_boundary_mask = v;
+		break;
 	}
 	return 0;
 }
@@ -576,6 +619,20 @@ int opts_parse_add(int argc, char **argv, struct add_opts *o,
 			strcpy(o->fault_buf, optarg);
 			o->conf.fault = o->fault_buf;
 			break;
+		case OPT_DMA_ALIGN:
+		case OPT_MAX_SEGS:
+		case OPT_MAX_SEG_SIZE:
+		case OPT_SEG_BOUNDARY:
+			if (opt_limit(o, c, optarg, err, errlen))
+				return -EINVAL;
+			break;
+		case OPT_IO_DESC_SIZE:
+			/* the kernel's bounds: 24 to 256, a multiple of 8 */
+			if (opts_parse_uint(optarg, 256, &v) < 0 || v < 24 || v % 8)
+				return opt_err("--io_desc_size must be a multiple of 8 from 24 to 256");
+			o->io_desc_size = (unsigned)v;
+			o->flags |= UBLK_F_IO_DESC_SIZE;
+			break;
 		case 'h':
 			return 1;
 		case ':':
@@ -605,6 +662,7 @@ void opts_dev_info(const struct add_opts *o, struct ublksrv_ctrl_dev_info *info)
 	info->max_io_buf_bytes = o->max_io_buf_bytes;
 	info->dev_id = (uint32_t)o->dev_id;
 	info->flags = o->flags;
+	info->io_desc_size = (uint16_t)o->io_desc_size;
 }
 
 /* Options that are 0|1 switches of a feature flag, as ublksrv spells them. */
@@ -734,6 +792,26 @@ int opts_to_args(const struct add_opts *o, char bufs[OPTS_NUM_BUFS][24], char **
 	if (o->conf.max_active_zones) {
 		ARG("--max_active_zones");
 		NUM("%u", o->conf.max_active_zones);
+	}
+	if (o->io_desc_size) {
+		ARG("--io_desc_size");
+		NUM("%u", o->io_desc_size);
+	}
+	if (o->conf.dma_align) {
+		ARG("--dma_alignment");
+		NUM("%u", o->conf.dma_align);
+	}
+	if (o->conf.max_segments) {
+		ARG("--max_segments");
+		NUM("%u", o->conf.max_segments);
+	}
+	if (o->conf.max_segment_size) {
+		ARG("--max_segment_size");
+		NUM("%u", o->conf.max_segment_size);
+	}
+	if (o->conf.seg_boundary_mask) {
+		ARG("--seg_boundary_mask");
+		NUM("%llu", (unsigned long long)o->conf.seg_boundary_mask);
 	}
 	if (o->trace)
 		ARG("--trace-marker");

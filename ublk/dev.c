@@ -82,6 +82,21 @@ int ublk_dev_add(struct ublk_dev *d, struct ublk_ctrl *c, struct backend *b,
 	return 0;
 }
 
+/* DMA alignment and segment limits, where asked for; the rest as the kernel's. */
+static void dev_params_limits(struct ublk_params *p, const struct backend_conf *c)
+{
+	if (c->dma_align) {
+		p->types |= UBLK_PARAM_TYPE_DMA_ALIGN;
+		p->dma.alignment = c->dma_align;
+	}
+	if (!c->max_segments && !c->max_segment_size && !c->seg_boundary_mask)
+		return;
+	p->types |= UBLK_PARAM_TYPE_SEGMENT;
+	p->seg.max_segments = (uint16_t)(c->max_segments ? c->max_segments : 0xffff);
+	p->seg.max_segment_size = c->max_segment_size ? c->max_segment_size : 0xffffffffU;
+	p->seg.seg_boundary_mask = c->seg_boundary_mask ? c->seg_boundary_mask : 0xffffffffULL;
+}
+
 int ublk_dev_set_params(struct ublk_dev *d)
 {
 	const struct backend *b = d->backend;
@@ -129,6 +144,7 @@ int ublk_dev_set_params(struct ublk_dev *d)
 			b->zone_sectors < p->basic.max_sectors ?
 			b->zone_sectors : p->basic.max_sectors;
 	}
+	dev_params_limits(p, &b->conf);
 	ret = ublk_ctrl_set_params(d->ctrl, d->info.dev_id, p);
 	if (ret < 0)
 		dev_err(d, "SET_PARAMS failed: %s", strerror(-ret));
@@ -212,9 +228,11 @@ static int dev_map_queue(struct ublk_dev *d, unsigned i)
 	if (ublk_ctrl_get_affinity(d->ctrl, d->info.dev_id, i, &q->cpus) < 0)
 		CPU_ZERO(&q->cpus);
 
-	desc_off = (size_t)i *
-		page_round(UBLK_MAX_QUEUE_DEPTH * sizeof(struct ublksrv_io_desc));
-	q->descs_sz = page_round(q->depth * sizeof(struct ublksrv_io_desc));
+	q->desc_size = sizeof(struct ublksrv_io_desc);
+	if ((d->info.flags & UBLK_F_IO_DESC_SIZE) && d->info.io_desc_size)
+		q->desc_size = d->info.io_desc_size;
+	desc_off = (size_t)i * page_round(UBLK_MAX_QUEUE_DEPTH * q->desc_size);
+	q->descs_sz = page_round(q->depth * q->desc_size);
 	q->descs = mmap(NULL, q->descs_sz, PROT_READ, MAP_SHARED | MAP_POPULATE,
 			d->cdev_fd, (off_t)desc_off);
 	if (q->descs == MAP_FAILED) {
@@ -413,7 +431,7 @@ static const char *const op_names[8] = {
 static void dump_tag(const struct ublk_queue *q, unsigned tag, int fd)
 {
 	const struct ublk_io *io = &q->ios[tag];
-	const struct ublksrv_io_desc *iod = &q->descs[tag];
+	const struct ublksrv_io_desc *iod = ublk_queue_desc(q, tag);
 	unsigned flags = __atomic_load_n(&io->flags, __ATOMIC_RELAXED);
 	unsigned inflight = __atomic_load_n(&io->tgt_inflight, __ATOMIC_RELAXED);
 	unsigned op = ublk_stat_slot(ublksrv_get_op(iod));

@@ -111,7 +111,7 @@ static size_t meta_bytes(const struct ublk_queue *q, uint64_t bytes)
 
 void *ublk_queue_meta(const struct ublk_queue *q, unsigned tag, size_t *len)
 {
-	const struct ublksrv_io_desc *iod = &q->descs[tag];
+	const struct ublksrv_io_desc *iod = ublk_queue_desc(q, tag);
 
 	if (!q->ios[tag].meta || !(iod->op_flags & UBLK_IO_F_INTEGRITY))
 		return NULL;
@@ -122,7 +122,7 @@ void *ublk_queue_meta(const struct ublk_queue *q, unsigned tag, size_t *len)
 const struct ublksrv_io_desc *ublk_queue_iod(const struct ublk_queue *q,
 					     unsigned tag)
 {
-	return &q->descs[tag];
+	return ublk_queue_desc(q, tag);
 }
 
 /* Where the kernel copies a request's data from and to. */
@@ -175,7 +175,7 @@ static struct io_uring_sqe *queue_io_cmd(struct ublk_queue *q, unsigned tag,
 	cmd->addr = io_cmd_addr(q, tag);
 	/* a zone append's commit says where its data went */
 	if (nr == UBLK_IO_COMMIT_AND_FETCH_REQ &&
-	    ublksrv_get_op(&q->descs[tag]) == UBLK_IO_OP_ZONE_APPEND)
+	    ublksrv_get_op(ublk_queue_desc(q, tag)) == UBLK_IO_OP_ZONE_APPEND)
 		cmd->zone_append_lba = io->zone_lba;
 	/* auto registration: the kernel puts the next request's buffer there */
 	if (q->mode & UBLK_QMODE_AUTO_REG)
@@ -262,7 +262,7 @@ static int gives_data(unsigned op)
 
 static void queue_commit(struct ublk_queue *q, unsigned tag, int result)
 {
-	const struct ublksrv_io_desc *iod = &q->descs[tag];
+	const struct ublksrv_io_desc *iod = ublk_queue_desc(q, tag);
 	struct ublk_io *io = &q->ios[tag];
 	unsigned op = ublksrv_get_op(iod);
 	struct io_uring_sqe *sqe;
@@ -318,7 +318,7 @@ static void queue_commit(struct ublk_queue *q, unsigned tag, int result)
 /* Hand request @tag to the backend, its data reachable. */
 static void queue_serve_backend(struct ublk_queue *q, unsigned tag)
 {
-	const struct ublksrv_io_desc *iod = &q->descs[tag];
+	const struct ublksrv_io_desc *iod = ublk_queue_desc(q, tag);
 	struct ublk_io *io = &q->ios[tag];
 	struct backend *b = q->backend;
 	unsigned before;
@@ -339,7 +339,7 @@ static void queue_serve_backend(struct ublk_queue *q, unsigned tag)
 
 void queue_serve(struct ublk_queue *q, unsigned tag)
 {
-	const struct ublksrv_io_desc *iod = &q->descs[tag];
+	const struct ublksrv_io_desc *iod = ublk_queue_desc(q, tag);
 	struct ublk_io *io = &q->ios[tag];
 	unsigned op = ublksrv_get_op(iod);
 	unsigned len = iod->nr_sectors << 9;

@@ -68,7 +68,8 @@ struct backend_integrity {
 
 /*
  * What the command line says about the target, for every backend; ublk/
- * itself reads only lbs_shift and integrity (SET_PARAMS, metadata buffers).
+ * itself reads only lbs_shift, integrity and the request limits (SET_PARAMS,
+ * metadata buffers).
  */
 struct backend_conf {
 	const char *type;	/* "null", "mem", "loop", "fault", "nbd", "stripe", "zoned" */
@@ -97,6 +98,11 @@ struct backend_conf {
 	unsigned conv_zones;	/* --conv_zones: conventional zones at the start */
 	unsigned max_open_zones;
 	unsigned max_active_zones;
+	/* request limits for SET_PARAMS; 0: not sent, the kernel's defaults */
+	uint32_t dma_align;		/* --dma_alignment: an address mask, 2^n - 1 */
+	uint32_t max_segments;		/* --max_segments */
+	uint32_t max_segment_size;	/* --max_segment_size, bytes */
+	uint64_t seg_boundary_mask;	/* --seg_boundary_mask, 2^n - 1 */
 };
 
 struct backend {

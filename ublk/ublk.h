@@ -116,8 +116,9 @@ static inline unsigned ublk_stat_slot(unsigned op)
 struct ublk_queue {
 	struct ublk_dev *dev;
 	struct backend *backend;
-	const struct ublksrv_io_desc *descs;
+	const void *descs;	/* one descriptor per tag, desc_size bytes apart */
 	size_t descs_sz;
+	size_t desc_size;	/* 24, or dev_info.io_desc_size (IO_DESC_SIZE) */
 	struct ublk_io *ios;
 	void *bufs;
 	size_t bufs_sz;
@@ -132,6 +133,17 @@ struct ublk_queue {
 	cpu_set_t cpus;		/* the kernel's affinity for this queue */
 	struct ublk_queue_stats stats;
 };
+
+/*
+ * Tag @tag's descriptor.  With IO_DESC_SIZE (Linux 7.3) the kernel lays
+ * them out io_desc_size bytes apart; its first 24 bytes are the usual ones.
+ */
+static inline const struct ublksrv_io_desc *ublk_queue_desc(const struct ublk_queue *q,
+							     unsigned tag)
+{
+	return (const struct ublksrv_io_desc *)((const char *)q->descs +
+						 (size_t)tag * q->desc_size);
+}
 
 /* How a queue's requests reach their data. */
 #define UBLK_QMODE_USER_COPY	(1U << 0)	/* pread/pwrite on /dev/ublkcN */

@@ -198,6 +198,24 @@ int main(void)
 		CHECK_EQ(opts_parse_add(n + 1, args, &o2, err, sizeof(err)), 0);
 		CHECK_EQ(o2.copy, 1);
 	}
+	/* request limits, checked as the kernel checks them */
+	CHECK_EQ(P("-t", "null", "--dma_alignment", "4095", "--max_segments", "32",
+		   "--max_segment_size", "32768", "--seg_boundary_mask", "4095"), 0);
+	CHECK_EQ(o.conf.dma_align, 4095);
+	CHECK_EQ(o.conf.max_segments, 32);
+	CHECK_EQ(o.conf.max_segment_size, 32768);
+	CHECK_EQ(o.conf.seg_boundary_mask, 4095);
+	CHECK(P("-t", "null", "--dma_alignment", "4096") < 0);
+	CHECK(P("-t", "null", "--dma_alignment", "500") < 0);
+	CHECK(P("-t", "null", "--max_segments", "65536") < 0);
+	CHECK(P("-t", "null", "--max_segment_size", "512") < 0);
+	CHECK(P("-t", "null", "--seg_boundary_mask", "511") < 0);
+	CHECK(strstr(err, "at least 4095") != NULL);
+	CHECK_EQ(P("-t", "null", "--io_desc_size", "64"), 0);
+	CHECK(o.flags & UBLK_F_IO_DESC_SIZE);
+	CHECK(P("-t", "null", "--io_desc_size", "20") < 0);
+	CHECK(P("-t", "null", "--io_desc_size", "60") < 0);
+	CHECK(P("-t", "null", "--io_desc_size", "264") < 0);
 
 	/* the canonical form reads back to the same settings */
 	{
@@ -207,7 +225,10 @@ int main(void)
 
 		CHECK_EQ(P("-t", "loop", "-f", "/a b\n\"c", "-q", "1", "-d", "64",
 			   "-r", "1", "-e", "1", "--usercopy", "--buffered_io",
-			   "--logical_block_size", "4096", "-s", "1G", "--root-storage"), 0);
+			   "--logical_block_size", "4096", "-s", "1G", "--root-storage",
+			   "--dma_alignment", "511", "--max_segments", "8",
+			   "--max_segment_size", "65536", "--seg_boundary_mask", "65535",
+			   "--io_desc_size", "64"), 0);
 		CHECK_EQ(o.root_storage, 1);
 		args[0] = "add";
 		n = opts_to_args(&o, bufs, args + 1, RS_MAX_ARGS);
@@ -220,6 +241,11 @@ int main(void)
 		CHECK_EQ(o2.conf.lbs_shift, 12);
 		CHECK_EQ(o2.conf.buffered_io, 1);
 		CHECK_EQ(o2.root_storage, 1);
+		CHECK_EQ(o2.conf.dma_align, 511);
+		CHECK_EQ(o2.conf.max_segments, 8);
+		CHECK_EQ(o2.conf.max_segment_size, 65536);
+		CHECK_EQ(o2.conf.seg_boundary_mask, 65535);
+		CHECK_EQ(o2.io_desc_size, 64);
 		CHECK_EQ(opts_to_args(&o, bufs, args, 3), -E2BIG);
 
 		/* integrity, and every number buffer in use at once */

@@ -123,6 +123,7 @@ static void fixture_init(const struct backend_ops *ops, unsigned mode, int ring)
 	f.q.dev = &f.d;
 	f.q.backend = &f.b;
 	f.q.descs = f.descs;
+	f.q.desc_size = sizeof(f.descs[0]);
 	f.q.ios = f.ios;
 	f.q.depth = DEPTH;
 	f.q.mode = mode;
