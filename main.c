@@ -90,13 +90,15 @@ static const struct cli_cmd commands[] = {
 	  "Print what every queue and tag of the device's daemon is doing.\n" },
 	{ "features", cmd_features, "",
 	  "What the running ublk driver supports, and what sublk uses.\n" },
-	{ "up", cmd_up, "[--table PATH] [NAME... | --initramfs]",
+	{ "up", cmd_up, "[--table PATH] [--root-storage] [NAME... | --initramfs]",
 	  "Bring up the devices of the device table (all, or the NAMEs given), each\n"
 	  "as `add` would with the entry's options; one that is up is left alone.\n"
 	  "A device gets the link /dev/sublk/NAME (from sublk itself without udev,\n"
 	  "from the udev rule that calls `sublk name` with it).\n"
 	  "      --table PATH     the table (default $SUBLK_TABLE or /etc/sublktab)\n"
 	  "      --initramfs      only the entries marked x-initramfs\n"
+	  "      --root-storage   the daemons keep serving through switch_root and\n"
+	  "                       shutdown (argv[0] '@'; for the initramfs)\n"
 	  "Table: one device per line, NAME TARGET [add options], e.g.\n"
 	  "  data  loop  -f /srv/data.img -q 2\n"
 	  "  root  nbd   --host 10.0.0.1 --export_name root -r 1 x-initramfs\n"

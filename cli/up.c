@@ -18,6 +18,7 @@ struct up_args {
 	const char *table;	/* --table, $SUBLK_TABLE or /etc/sublktab */
 	int initramfs;		/* only the entries marked x-initramfs */
 	int force;		/* down: even a disk in use */
+	int root_storage;	/* up --root-storage: every daemon it starts */
 	char **names;
 	int nr_names;
 };
@@ -38,7 +39,7 @@ struct reality {
 	int nr;
 };
 
-enum { OPT_TABLE = 256, OPT_INITRAMFS, OPT_FORCE };
+enum { OPT_TABLE = 256, OPT_INITRAMFS, OPT_FORCE, OPT_ROOT_STORAGE };
 
 static void parse_args(int argc, char **argv, struct up_args *a)
 {
@@ -46,6 +47,7 @@ static void parse_args(int argc, char **argv, struct up_args *a)
 		{ "table", 1, NULL, OPT_TABLE },
 		{ "initramfs", 0, NULL, OPT_INITRAMFS },
 		{ "force", 0, NULL, OPT_FORCE },
+		{ "root-storage", 0, NULL, OPT_ROOT_STORAGE },
 		{ "help", 0, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -62,6 +64,10 @@ static void parse_args(int argc, char **argv, struct up_args *a)
 			a->force = 1;
 		else if (c == OPT_FORCE)
 			die_usage("unknown option '--force'");
+		else if (c == OPT_ROOT_STORAGE && !strcmp(argv[0], "up"))
+			a->root_storage = 1;
+		else if (c == OPT_ROOT_STORAGE)
+			die_usage("unknown option '--root-storage'");
 	}
 	a->names = argv + optind;
 	a->nr_names = argc - optind;
@@ -174,7 +180,8 @@ static int recoverable(const struct named_dev *d)
 
 /* In a child, so that one entry's failure (die) does not stop the others. */
 static void __attribute__((noreturn)) up_child(const struct table_entry *e,
-					      const struct named_dev *d)
+					      const struct named_dev *d,
+					      int root_storage)
 {
 	struct add_opts o;
 	char why[320];
@@ -188,6 +195,7 @@ static void __attribute__((noreturn)) up_child(const struct table_entry *e,
 	}
 	if (table_entry_opts(e, &o, why, sizeof(why)) < 0)
 		die("%s", why);	/* checked when the table was read */
+	o.root_storage |= root_storage;
 	cli_add_device(&o, &id);
 	printf("%s: up, device %u (/dev/ublkb%u)\n", e->name, id, id);
 	exit(0);
@@ -240,7 +248,8 @@ static int up_adopt(const struct table_entry *e, const struct named_dev *d)
 	return 0;
 }
 
-static int up_entry(const struct table_entry *e, const struct named_dev *d)
+static int up_entry(const struct table_entry *e, const struct named_dev *d,
+		    int root_storage)
 {
 	int status;
 	pid_t pid;
@@ -273,7 +282,7 @@ static int up_entry(const struct table_entry *e, const struct named_dev *d)
 	if (pid < 0)
 		die("fork: %s", strerror(errno));
 	if (pid == 0)
-		up_child(e, d);
+		up_child(e, d, root_storage);
 	while (waitpid(pid, &status, 0) < 0)
 		if (errno != EINTR)
 			die("waitpid: %s", strerror(errno));
@@ -303,7 +312,7 @@ int cmd_up(int argc, char **argv)
 		const struct table_entry *e = &t.entries[i];
 
 		if (selected(&a, e->name, e->initramfs))
-			failed |= up_entry(e, find_dev(&r, e->name));
+			failed |= up_entry(e, find_dev(&r, e->name), a.root_storage);
 	}
 	free(r.devs);
 	table_free(&t);

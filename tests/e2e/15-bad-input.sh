@@ -6,23 +6,6 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-dev.sh"
 
-# expect_error "WORDS" ARGS...: sublk ARGS fails and says WORDS
-expect_error() {
-	local words=$1 out rc
-	shift
-	out=$(timeout 30 "$SUBLK" "$@" 2>&1 >/dev/null)
-	rc=$?
-	[ $rc -ne 0 ] || fail "'sublk $*' succeeded"
-	[ $rc -ne 124 ] || fail "'sublk $*' hung"
-	case $out in
-	*"$words"*) ;;
-	*) fail "'sublk $*' said '$out', expected '$words'" ;;
-	esac
-	[ "$(printf '%s\n' "$out" | wc -l)" -eq 1 ] || fail "'sublk $*' said more than one line: $out"
-	assert_no_ublk_devices
-	[ -z "$(ls /run/sublk 2>/dev/null | grep -v daemon.log)" ] || fail "run files left after 'sublk $*'"
-	echo "ok: sublk $* -> $out"
-}
 
 expect_error "unknown target type 'bogus'" add -t bogus
 expect_error "-t TYPE is required" add -q 1

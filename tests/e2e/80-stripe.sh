@@ -155,23 +155,6 @@ drop_members
 echo "ok stripe: mkfs.ext4, files, e2fsck clean, checksums after remount"
 
 # bad input: one line, non-zero exit, nothing left behind
-expect_error() {
-	local words=$1 out rc
-	shift
-	out=$(timeout 30 "$SUBLK" "$@" 2>&1 > /dev/null)
-	rc=$?
-	[ $rc -ne 0 ] || fail "'sublk $*' succeeded"
-	[ $rc -ne 124 ] || fail "'sublk $*' hung"
-	case $out in
-	*"$words"*) ;;
-	*) fail "'sublk $*' said '$out', expected '$words'" ;;
-	esac
-	[ "$(printf '%s\n' "$out" | wc -l)" -eq 1 ] || fail "'sublk $*' said more than one line: $out"
-	assert_no_ublk_devices
-	[ -z "$(ls "$SUBLK_RUN_DIR" 2> /dev/null | grep -v daemon.log)" ] ||
-		fail "run files left after 'sublk $*'"
-	echo "ok: sublk $* -> $out"
-}
 make_members 2
 expect_error "two or more members" add -t stripe -f "${members[0]}"
 expect_error "--chunk_size 12288 is not a power of two" add -t stripe "${fopts[@]}" --chunk_size 12288

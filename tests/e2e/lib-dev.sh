@@ -89,3 +89,23 @@ datapath_suite() {
 	echo "ok $name: null fio randrw"
 	assert_no_ublk_devices
 }
+
+# expect_error "WORDS" ARGS...: sublk ARGS fails within 30 s, saying WORDS in
+# one line, and leaves no device and no run file behind.
+expect_error() {
+	local words=$1 out rc
+	shift
+	out=$(timeout 30 "$SUBLK" "$@" 2>&1 > /dev/null)
+	rc=$?
+	[ $rc -ne 0 ] || fail "'sublk $*' succeeded"
+	[ $rc -ne 124 ] || fail "'sublk $*' hung"
+	case $out in
+	*"$words"*) ;;
+	*) fail "'sublk $*' said '$out', expected '$words'" ;;
+	esac
+	[ "$(printf '%s\n' "$out" | wc -l)" -eq 1 ] || fail "'sublk $*' said more than one line: $out"
+	assert_no_ublk_devices
+	[ -z "$(ls "$SUBLK_RUN_DIR" 2> /dev/null | grep -v daemon.log)" ] ||
+		fail "run files left after 'sublk $*'"
+	echo "ok: sublk $* -> $out"
+}

@@ -21,7 +21,7 @@ sublk_up() {
 	if [ -n "$names" ]; then
 		modprobe -q ublk_drv
 		# shellcheck disable=SC2086 # one word per name
-		@SBINDIR@/sublk up $names || {
+		@SBINDIR@/sublk up --root-storage $names || {
 			warn "sublk up $names failed; trying again"
 			return 1
 		}
