@@ -269,6 +269,7 @@ static int stripe_open(struct backend *b)
 	}
 	b->fd = -1;
 	b->zero_copy = 1;	/* READ_FIXED / WRITE_FIXED at an offset */
+	b->auto_path = BACKEND_AUTO_ZERO_COPY;	/* as loop: no copy at all */
 	return 0;
 err:
 	stripe_close(b);
