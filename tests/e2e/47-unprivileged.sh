@@ -10,29 +10,7 @@
 need_feature UNPRIVILEGED_DEV 6.3
 need_cmd setpriv
 
-uid=65534
-run=$TEST_TMP/run-nobody
-mkdir -p "$run"
-chmod 0755 "$TEST_TMP"
-chown $uid:$uid "$run"
-chmod 0666 /dev/ublk-control
-# the udev rule's job: owner of the new nodes = the device's owner
-( while :; do
-	for n in /dev/ublkc* /dev/ublkb*; do
-		[ -e "$n" ] && [ "$(stat -c %u "$n")" != $uid ] && chown $uid:$uid "$n" 2> /dev/null
-	done
-	sleep 0.05
-done ) &
-chowner=$!
-test_cleanup() {
-	kill $chowner 2> /dev/null
-	chmod 0600 /dev/ublk-control
-}
-
-as_nobody() {
-	setpriv --reuid=$uid --regid=$uid --clear-groups --inh-caps=-all \
-		env SUBLK_RUN_DIR="$run" "$@"
-}
+unpriv_setup
 
 out=$(as_nobody timeout 60 "$SUBLK" add -t mem -s 64M --unprivileged 2>&1) ||
 	fail "unprivileged add failed: $out"

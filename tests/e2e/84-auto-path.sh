@@ -123,27 +123,7 @@ echo "ok recover keeps $loop_path"
 
 # unprivileged: the kernel forbids zero and user copy, so no pick
 if has_feature UNPRIVILEGED_DEV; then
-	uid=65534
-	run=$TEST_TMP/run-nobody
-	mkdir -p "$run"
-	chmod 0755 "$TEST_TMP"
-	chown $uid:$uid "$run"
-	chmod 0666 /dev/ublk-control
-	( while :; do
-		for n in /dev/ublkc* /dev/ublkb*; do
-			[ -e "$n" ] && [ "$(stat -c %u "$n" 2> /dev/null)" != $uid ] && chown $uid:$uid "$n" 2> /dev/null
-		done
-		sleep 0.05
-	done ) &
-	chowner=$!
-	test_cleanup() {
-		kill $chowner 2> /dev/null
-		chmod 0600 /dev/ublk-control
-	}
-	as_nobody() {
-		setpriv --reuid=$uid --regid=$uid --clear-groups --inh-caps=-all \
-			env SUBLK_RUN_DIR="$run" "$@"
-	}
+	unpriv_setup
 	for t in "mem -s 64M" "null"; do
 		out=$(as_nobody timeout 60 "$SUBLK" add -t $t --unprivileged 2>&1) ||
 			fail "unprivileged add -t $t failed: $out"

@@ -109,3 +109,33 @@ expect_error() {
 		fail "run files left after 'sublk $*'"
 	echo "ok: sublk $* -> $out"
 }
+
+# unpriv_setup: serve devices as nobody (uid 65534) with a run directory of
+# its own: /dev/ublk-control opened to all, the udev rule's job done by a
+# loop that gives each new /dev/ublkc* and /dev/ublkb* to nobody, and
+# as_nobody CMD... to run a command as that user.  test_cleanup undoes it.
+unpriv_setup() {
+	uid=65534
+	run=$TEST_TMP/run-nobody
+	mkdir -p "$run"
+	chmod 0755 "$TEST_TMP"
+	chown $uid:$uid "$run"
+	chmod 0666 /dev/ublk-control
+	( while :; do
+		for n in /dev/ublkc* /dev/ublkb*; do
+			[ -e "$n" ] && [ "$(stat -c %u "$n" 2> /dev/null)" != $uid ] &&
+				chown $uid:$uid "$n" 2> /dev/null
+		done
+		sleep 0.05
+	done ) &
+	chowner=$!
+	test_cleanup() {
+		kill $chowner 2> /dev/null
+		chmod 0600 /dev/ublk-control
+	}
+}
+
+as_nobody() {
+	setpriv --reuid=$uid --regid=$uid --clear-groups --inh-caps=-all \
+		env SUBLK_RUN_DIR="$run" "$@"
+}
