@@ -35,6 +35,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define RS_VERSION	2		/* the newest; 1 is written without a name */
 #define RS_MAX_ARGS	64		/* saved add options */
@@ -92,6 +93,11 @@ int rs_format(const struct run_state *s, char **text, size_t *len);
  * -ENOMEM; on error @s is left empty and owns nothing.
  */
 int rs_parse(const char *text, size_t len, struct run_state *s);
+/*
+ * Read all of @fd, a file of @size bytes, into @buf (@size + 1 bytes); a
+ * file that grew meanwhile is -EFBIG.  The bytes read, or -errno.
+ */
+ssize_t rs_read_all(int fd, char *buf, size_t size);
 /* Free what rs_parse() allocated and empty @s; an empty @s is fine. */
 void rs_free(struct run_state *s);
 /* 1 if @a and @b hold the same state, 0 if not. */

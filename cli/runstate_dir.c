@@ -36,6 +36,29 @@ static int errmsg(char *err, size_t errlen, int ret, const char *fmt, ...)
 	return ret;
 }
 
+/*
+ * Read all of @fd, a file of @size bytes, into @buf (@size + 1 bytes): one
+ * byte more than its size is asked for, so a file that grew meanwhile is
+ * refused (-EFBIG), not cut.  The bytes read, or -errno.
+ */
+ssize_t rs_read_all(int fd, char *buf, size_t size)
+{
+	size_t got = 0;
+	ssize_t n;
+
+	while (got <= size) {
+		n = read(fd, buf + got, size + 1 - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (!n)
+			break;
+		got += (size_t)n;
+	}
+	return got > size ? -EFBIG : (ssize_t)got;
+}
+
 /* Each missing parent 0755, then the directory itself 0700. */
 static int mkdir_parents(char *path)
 {
@@ -226,22 +249,12 @@ int rs_load(int dirfd, unsigned id, struct run_state *s)
 		ret = -ENOMEM;
 		goto out_close;
 	}
-	while (got <= (size_t)st.st_size) {
-		n = read(fd, buf + got, (size_t)st.st_size + 1 - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			ret = -errno;
-			goto out_free;
-		}
-		if (!n)
-			break;
-		got += (size_t)n;
-	}
-	if (got > (size_t)st.st_size) {
-		ret = -EINVAL;
+	n = rs_read_all(fd, buf, (size_t)st.st_size);
+	if (n < 0) {
+		ret = n == -EFBIG ? -EINVAL : (int)n;
 		goto out_free;
 	}
+	got = (size_t)n;
 	ret = rs_parse(buf, got, s);
 	if (!ret && s->dev_id != id) {
 		rs_free(s);

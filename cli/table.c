@@ -338,24 +338,18 @@ int table_load(const char *path, struct table *t, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: out of memory", path);
 		goto out;
 	}
-	while (got <= (size_t)st.st_size) {
-		n = read(fd, buf + got, (size_t)st.st_size + 1 - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			ret = -errno;
-			snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
-			goto out;
-		}
-		if (!n)
-			break;
-		got += (size_t)n;
-	}
-	if (got > (size_t)st.st_size) {
+	n = rs_read_all(fd, buf, (size_t)st.st_size);
+	if (n == -EFBIG) {
 		ret = -EAGAIN;
 		snprintf(err, errlen, "%s changed while it was read", path);
 		goto out;
 	}
+	if (n < 0) {
+		ret = (int)n;
+		snprintf(err, errlen, "cannot read %s: %s", path, strerror((int)-n));
+		goto out;
+	}
+	got = (size_t)n;
 	ret = table_parse(buf, got, path, t, err, errlen);
 out:
 	free(buf);
