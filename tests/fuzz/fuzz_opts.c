@@ -35,6 +35,25 @@ static int same_files(const struct add_opts *a, const struct add_opts *b)
 	return 1;
 }
 
+/* The options added with zoned, integrity, --copy and kublk's limits. */
+static int same_more(const struct add_opts *a, const struct add_opts *b)
+{
+	const struct backend_integrity *x = &a->conf.integrity, *y = &b->conf.integrity;
+
+	return a->copy == b->copy && a->io_desc_size == b->io_desc_size &&
+	       a->conf.zone_size == b->conf.zone_size &&
+	       a->conf.conv_zones == b->conf.conv_zones &&
+	       a->conf.max_open_zones == b->conf.max_open_zones &&
+	       a->conf.max_active_zones == b->conf.max_active_zones &&
+	       x->flags == y->flags && x->metadata_size == y->metadata_size &&
+	       x->pi_offset == y->pi_offset && x->csum_type == y->csum_type &&
+	       x->tag_size == y->tag_size &&
+	       a->conf.dma_align == b->conf.dma_align &&
+	       a->conf.max_segments == b->conf.max_segments &&
+	       a->conf.max_segment_size == b->conf.max_segment_size &&
+	       a->conf.seg_boundary_mask == b->conf.seg_boundary_mask;
+}
+
 static int same(const struct add_opts *a, const struct add_opts *b)
 {
 	return same_files(a, b) && a->nr_queues == b->nr_queues && a->depth == b->depth &&
@@ -56,7 +75,8 @@ static int same(const struct add_opts *a, const struct add_opts *b)
 	       a->conf.nbd_conns == b->conf.nbd_conns &&
 	       a->conf.nbd_timeout == b->conf.nbd_timeout &&
 	       a->conf.read_only == b->conf.read_only &&
-	       a->conf.nr_queues == b->conf.nr_queues;
+	       a->conf.nr_queues == b->conf.nr_queues &&
+	       same_more(a, b);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
