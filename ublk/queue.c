@@ -205,35 +205,13 @@ static int queue_copies(const struct ublk_queue *q)
 	return (q->mode & UBLK_QMODE_USER_COPY) && !q->backend->user_copy;
 }
 
-int ublk_queue_copy_in(struct ublk_queue *q, unsigned tag, void *data,
-		       size_t len)
-{
-	ssize_t n;
-
-	if (!(q->mode & UBLK_QMODE_USER_COPY) || tag >= q->depth)
-		return -EINVAL;
-	n = pread(q->dev->cdev_fd, data, len, user_copy_off(q, tag));
-	return n < 0 ? -errno : (int)n;
-}
-
-int ublk_queue_copy_out(struct ublk_queue *q, unsigned tag, const void *data,
-			size_t len)
-{
-	ssize_t n;
-
-	if (!(q->mode & UBLK_QMODE_USER_COPY) || tag >= q->depth)
-		return -EINVAL;
-	n = pwrite(q->dev->cdev_fd, data, len, user_copy_off(q, tag));
-	return n < 0 ? -errno : (int)n;
-}
-
 /*
  * USER_COPY: move @len bytes of request @tag between @buf and the kernel,
  * its data or (@meta) its metadata: a read's to the kernel, a write's
- * from it.  0, or -errno.
+ * from it.  The count moved, or -errno.
  */
-static int user_copy(struct ublk_queue *q, unsigned tag, int to_kernel,
-		     void *buf, size_t len, int meta)
+static ssize_t user_move(struct ublk_queue *q, unsigned tag, int to_kernel,
+			 void *buf, size_t len, int meta)
 {
 	off_t off = user_copy_off(q, tag);
 	ssize_t n;
@@ -244,9 +222,34 @@ static int user_copy(struct ublk_queue *q, unsigned tag, int to_kernel,
 		n = pwrite(q->dev->cdev_fd, buf, len, off);
 	else
 		n = pread(q->dev->cdev_fd, buf, len, off);
+	return n < 0 ? -errno : n;
+}
+
+/* The same, all of it or an error: 0, or -errno (-EIO when short). */
+static int user_copy(struct ublk_queue *q, unsigned tag, int to_kernel,
+		     void *buf, size_t len, int meta)
+{
+	ssize_t n = user_move(q, tag, to_kernel, buf, len, meta);
+
 	if (n == (ssize_t)len)
 		return 0;
-	return n < 0 ? -errno : -EIO;
+	return n < 0 ? (int)n : -EIO;
+}
+
+int ublk_queue_copy_in(struct ublk_queue *q, unsigned tag, void *data,
+		       size_t len)
+{
+	if (!(q->mode & UBLK_QMODE_USER_COPY) || tag >= q->depth)
+		return -EINVAL;
+	return (int)user_move(q, tag, 0, data, len, 0);
+}
+
+int ublk_queue_copy_out(struct ublk_queue *q, unsigned tag, const void *data,
+			size_t len)
+{
+	if (!(q->mode & UBLK_QMODE_USER_COPY) || tag >= q->depth)
+		return -EINVAL;
+	return (int)user_move(q, tag, 1, (void *)data, len, 0);
 }
 
 /* USER_COPY: ops whose data we read from the request, or write into it */
