@@ -9,8 +9,27 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/utsname.h>
 
 #include "kublk.h"
+
+/*
+ * kublk sets its null target's request limits whatever the kernel; a
+ * driver before Linux 6.15 drops them, so they are asked for only where
+ * they are kept (sublk refuses a limit the driver would drop).
+ */
+static int kernel_keeps_limits(void)
+{
+	struct utsname u;
+	unsigned long major, minor;
+	char *end;
+
+	if (uname(&u))
+		return 1;
+	major = strtoul(u.release, &end, 10);
+	minor = *end == '.' ? strtoul(end + 1, NULL, 10) : 0;
+	return major > 6 || (major == 6 && minor >= 15);
+}
 
 /* The target and its files: kublk's name and positional files, sublk's options. */
 static void add_target(struct argbuf *b, const struct kublk_args *a)
@@ -24,7 +43,7 @@ static void add_target(struct argbuf *b, const struct kublk_args *a)
 			die("-t %s takes no backing file", a->type);
 		kublk_arg(b, "-t");
 		kublk_arg(b, a->type[0] == 'n' ? "null" : "fault");
-		if (a->type[0] == 'n') {
+		if (a->type[0] == 'n' && kernel_keeps_limits()) {
 			/* the request limits kublk's null target sets */
 			kublk_arg(b, "--dma_alignment");
 			kublk_arg(b, "4095");

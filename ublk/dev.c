@@ -97,6 +97,38 @@ static void dev_params_limits(struct ublk_params *p, const struct backend_conf *
 	p->seg.seg_boundary_mask = c->seg_boundary_mask ? c->seg_boundary_mask : 0xffffffffULL;
 }
 
+/*
+ * A driver keeps only the parameter types it knows (SET_PARAMS masks the
+ * rest off without an error): the DMA alignment and segment limits came
+ * in Linux 6.15.  Read the parameters back and refuse a limit asked for
+ * that the driver dropped, rather than serve a device without it.
+ */
+static int dev_params_kept(struct ublk_dev *d)
+{
+	static const struct { unsigned type; const char *what; } need[] = {
+		{ UBLK_PARAM_TYPE_DMA_ALIGN, "--dma_alignment" },
+		{ UBLK_PARAM_TYPE_SEGMENT, "--max_segments, --max_segment_size and --seg_boundary_mask" },
+	};
+	struct ublk_params got;
+	unsigned i;
+	int ret;
+
+	if (!(d->params.types & (UBLK_PARAM_TYPE_DMA_ALIGN | UBLK_PARAM_TYPE_SEGMENT)))
+		return 0;
+	ret = ublk_ctrl_get_params(d->ctrl, d->info.dev_id, &got);
+	if (ret < 0) {
+		dev_err(d, "GET_PARAMS failed: %s", strerror(-ret));
+		return ret;
+	}
+	for (i = 0; i < sizeof(need) / sizeof(need[0]); i++) {
+		if ((d->params.types & need[i].type) && !(got.types & need[i].type)) {
+			dev_err(d, "%s need the driver of Linux 6.15 or newer", need[i].what);
+			return -EOPNOTSUPP;
+		}
+	}
+	return 0;
+}
+
 int ublk_dev_set_params(struct ublk_dev *d)
 {
 	const struct backend *b = d->backend;
@@ -146,9 +178,11 @@ int ublk_dev_set_params(struct ublk_dev *d)
 	}
 	dev_params_limits(p, &b->conf);
 	ret = ublk_ctrl_set_params(d->ctrl, d->info.dev_id, p);
-	if (ret < 0)
+	if (ret < 0) {
 		dev_err(d, "SET_PARAMS failed: %s", strerror(-ret));
-	return ret;
+		return ret;
+	}
+	return dev_params_kept(d);
 }
 
 /* /dev/ublkcN appears a moment after ADD_DEV: retry briefly. */
@@ -249,6 +283,12 @@ static int dev_map_queue(struct ublk_dev *d, unsigned i)
 			q->bufs = NULL;
 			return -errno;
 		}
+		/*
+		 * Small pages: a request touches only the start of its tag's
+		 * buffer, and a transparent huge page would make each touched
+		 * buffer cost 2 MiB of memory (4 KiB I/O on 128 tags: 64 MiB).
+		 */
+		madvise(q->bufs, q->bufs_sz, MADV_NOHUGEPAGE);
 	}
 	/* integrity: metadata_size bytes for each logical block a request can hold */
 	if (d->info.flags & UBLK_F_INTEGRITY) {

@@ -51,13 +51,26 @@ if [ "$kv" -ge 6015 ]; then
 	[ "$(cat /sys/block/ublkb"$id"/queue/max_segments)" = 32 ] || fail "max_segments"
 	[ "$(cat /sys/block/ublkb"$id"/queue/dma_alignment)" = 4095 ] || fail "dma_alignment"
 else
-	echo "note: Linux $(uname -r) has no ublk segment parameters (6.15): limits not checked"
+	echo "note: Linux $(uname -r) has no ublk segment parameters (6.15): kublk's limits not asked for"
 fi
 fio --name=null --filename="/dev/ublkb$id" --ioengine=libaio --direct=1 \
 	--rw=randrw --bs=4k --iodepth=16 --size=32M > /dev/null 2>&1 ||
 	fail "fio on kublk's null device failed"
 "$kublk" del -n "$id" || fail "kublk del -n $id failed"
 _forget devs "$id"
+# sublk's own limit options: taken from 6.15, refused (not dropped) before
+if [ "$kv" -ge 6015 ]; then
+	lid=$(sublk_add -t mem -s 64M -q 1 --max_segments 16 --max_segment_size 65536 --dma_alignment 511)
+	[ "$(cat /sys/block/ublkb"$lid"/queue/max_segments)" = 16 ] || fail "--max_segments 16 not kept"
+	[ "$(cat /sys/block/ublkb"$lid"/queue/max_segment_size)" = 65536 ] ||
+		fail "--max_segment_size 65536 not kept"
+	[ "$(cat /sys/block/ublkb"$lid"/queue/dma_alignment)" = 511 ] || fail "--dma_alignment 511 not kept"
+	fio_verify "/dev/ublkb$lid" 0 16M seglimits --bs=128k || fail "fio verify with segment limits"
+	sublk_del "$lid"
+else
+	expect_error "Linux 6.15" add -t null -q 1 --max_segments 16
+	expect_error "Linux 6.15" add -t null -q 1 --dma_alignment 511
+fi
 echo "ok null: add, list, I/O, del"
 
 # loop with a positional backing file, user copy, -r 1: data verified
