@@ -9,7 +9,7 @@
 #	awk -v loop_default=PATH -v loop_zc=PATH -v add_sublk=MS -v add_kublk=MS \
 #		-f goals.awk summary.tsv raw/cpu.tsv raw/rss.tsv
 #
-# loop_default and loop_zc: the data path `list -v` named for a default
+# loop_default and loop_zc: the data path `sublk list` named for a default
 # `sublk add -t loop` and for the -z device (meta.env); when they are the
 # same, the -z device is sublk's default.  kublk's default is its copy
 # path.  add_sublk, add_kublk: median add-to-LIVE times.
@@ -105,11 +105,13 @@ END {
 				   "sublk-loop-nullb-zc", "kublk-loop-nullb", 1.0)
 		ratio_goal("default loop / kublk default loop, read-512k-qd32", "read-512k-qd32",
 			   "sublk-loop-nullb-zc", "kublk-loop-nullb", 3.5)
+		# reads: 2x ublksrv's default as measured for the goal, 3.5x
+		# kublk's; writes: 2x the one peer measured here
 		ratio_goal("default loop / kublk default loop, write-512k-qd32", "write-512k-qd32",
-			   "sublk-loop-nullb-zc", "kublk-loop-nullb", 3.5)
+			   "sublk-loop-nullb-zc", "kublk-loop-nullb", 2.0)
 	} else {
 		none("default loop / kublk default loop (the default path: " \
-		     (loop_default == "" ? "not recorded" : loop_default) ")", ">= 1.00 at 4k, >= 3.5 at 512k")
+		     (loop_default == "" ? "not recorded" : loop_default) ")", ">= 1.00 at 4k, >= 3.5 / 2.0 at 512k read / write")
 	}
 
 	# mem in one copy against the two of its copy path; brd reported
