@@ -12,6 +12,17 @@
  * __ublk_complete_rq: blk_update_request, then blk_mq_requeue_request),
  * so no per-tag state is needed to resubmit a remainder.  Only a result
  * of 0 bytes is turned into -EIO, since it would be requeued forever.
+ *
+ * Integrity (--metadata_size): each logical block's metadata lives in a
+ * second file (--metadata_file), metadata_size bytes at block *
+ * metadata_size, stored as the kernel hands it over, so the file is the
+ * same as kublk's.  Once a read or write's data is done, its metadata
+ * follows, read or written there from the request's metadata buffer
+ * (which the queue moves by user copy); a flush syncs both files.
+ * Blocks never written carry whatever the file holds: fill a new one
+ * with 0xff bytes, the escape value whose PI the block layer does not
+ * check.  Discard and write-zeroes are not offered: the block layer
+ * writes zeros with PI instead.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -31,10 +42,15 @@
 #define BLKDISCARD	_IO(0x12, 119)
 #endif
 
+/* tgt_data of an SQE: the write-zeroes retried as a hole punch; metadata */
+#define LOOP_RETRY	1
+#define LOOP_META	2
+
 struct loop {
 	int is_blkdev;
 	int direct_io;
 	int discard_unsupported;	/* set once, by any queue thread */
+	int meta_fd;		/* integrity: --metadata_file, or -1 */
 };
 
 static void loop_set_discard(struct backend *b, const struct stat *st)
@@ -58,97 +74,161 @@ static void loop_set_discard(struct backend *b, const struct stat *st)
 	b->max_discard_sectors = b->discard_granularity ? (uint32_t)max : 0;
 }
 
-static int loop_open(struct backend *b)
+/* The size of @file (open at @fd, stat @st): a block device's or a regular file's. */
+static int loop_file_size(struct backend *b, int fd, const char *file,
+			  const struct stat *st, uint64_t *size)
+{
+	if (S_ISREG(st->st_mode)) {
+		*size = (uint64_t)st->st_size;
+		return 0;
+	}
+	if (!S_ISBLK(st->st_mode))
+		return backend_fail(b, -EINVAL,
+				    "loop: %s is not a regular file or block device",
+				    file);
+	if (ioctl(fd, BLKGETSIZE64, size))
+		return backend_fail(b, -errno, "loop: cannot get the size of %s: %s",
+				    file, strerror(errno));
+	return 0;
+}
+
+/* The least block size the data file takes: its sectors, or O_DIRECT's. */
+static void loop_data_lbs(struct backend *b, int fd, const struct stat *st,
+			  int direct)
+{
+	int ssz = 0;
+
+	if (S_ISBLK(st->st_mode) && !ioctl(fd, BLKSSZGET, &ssz))
+		backend_raise_lbs(b, (uint64_t)ssz, "loop", b->conf.file);
+	else if (S_ISREG(st->st_mode) && direct)
+		backend_raise_lbs(b, backend_sysfs_queue(st->st_dev,
+							 "logical_block_size"),
+				  "loop", b->conf.file);
+}
+
+/* Open the data file at b->fd and size the device; -errno with b->err set. */
+static int loop_open_data(struct backend *b, struct loop *lo, struct stat *st)
 {
 	const char *file = b->conf.file;
 	int direct = !b->conf.buffered_io;
+	uint64_t size;
+	int ret;
+
+	b->fd = open(file, O_RDWR | O_CLOEXEC | (direct ? O_DIRECT : 0));
+	if (b->fd < 0 && errno == EINVAL && direct) {
+		/* tmpfs before 6.6, ramfs, some FUSE filesystems */
+		direct = 0;
+		b->fd = open(file, O_RDWR | O_CLOEXEC);
+	}
+	if (b->fd < 0)
+		return backend_fail(b, -errno, "loop: cannot open %s: %s", file,
+				    strerror(errno));
+	if (fstat(b->fd, st))
+		return backend_fail(b, -errno, "loop: cannot stat %s: %s", file,
+				    strerror(errno));
+	ret = loop_file_size(b, b->fd, file, st, &size);
+	if (ret)
+		return ret;
+	loop_data_lbs(b, b->fd, st, direct);
+	if (!size)
+		return backend_fail(b, -EINVAL, "loop: %s is empty", file);
+	if (b->conf.size > size)
+		return backend_fail(b, -EINVAL,
+				    "loop: --size %llu is larger than %s (%llu bytes)",
+				    (unsigned long long)b->conf.size, file,
+				    (unsigned long long)size);
+	ret = backend_set_size(b, "loop", b->conf.size ? b->conf.size : size);
+	if (ret)
+		return ret;
+	if (direct != !b->conf.buffered_io)
+		log_warn("loop: %s refuses O_DIRECT: using buffered I/O", file);
+	lo->is_blkdev = S_ISBLK(st->st_mode);
+	lo->direct_io = direct;
+	/* a regular file grows with update_size; a block device cannot */
+	b->max_size = lo->is_blkdev ? b->size : 1ULL << 62;
+	return 0;
+}
+
+/*
+ * Integrity: open the metadata file, which must hold the metadata of the
+ * whole device; the device may grow only as far as it does.  Buffered:
+ * a block's metadata is not aligned for O_DIRECT.
+ */
+static int loop_open_meta(struct backend *b, struct loop *lo,
+			  const struct stat *data_st)
+{
+	const char *file = b->conf.meta_file;
+	const unsigned msize = b->conf.integrity.metadata_size;
+	const uint64_t need = (b->size >> b->conf.lbs_shift) * msize;
+	struct stat st;
+	uint64_t size;
+	int ret;
+
+	if (!file != !msize)
+		return backend_fail(b, -EINVAL, file ?
+				    "loop: --metadata_file needs --metadata_size" :
+				    "loop: --metadata_size needs --metadata_file PATH");
+	if (!file)
+		return 0;
+	lo->meta_fd = open(file, O_RDWR | O_CLOEXEC);
+	if (lo->meta_fd < 0)
+		return backend_fail(b, -errno, "loop: cannot open %s: %s", file,
+				    strerror(errno));
+	if (fstat(lo->meta_fd, &st))
+		return backend_fail(b, -errno, "loop: cannot stat %s: %s", file,
+				    strerror(errno));
+	if (st.st_dev == data_st->st_dev && st.st_ino == data_st->st_ino)
+		return backend_fail(b, -EINVAL, "loop: --metadata_file %s is the data file itself",
+				    file);
+	ret = loop_file_size(b, lo->meta_fd, file, &st, &size);
+	if (ret)
+		return ret;
+	if (size < need)
+		return backend_fail(b, -EINVAL,
+				    "loop: metadata file %s has %llu bytes: the %llu-byte device needs %llu (%u a %u-byte block)",
+				    file, (unsigned long long)size,
+				    (unsigned long long)b->size,
+				    (unsigned long long)need, msize, backend_lbs(b));
+	if (b->max_size > (size / msize) << b->conf.lbs_shift)
+		b->max_size = (size / msize) << b->conf.lbs_shift;
+	/* a zeroed block needs PI made for it: the block layer writes zeros */
+	b->discard_granularity = 0;
+	b->max_discard_sectors = 0;
+	b->max_write_zeroes_sectors = 0;
+	return 0;
+}
+
+static int loop_open(struct backend *b)
+{
 	struct stat st;
 	struct loop *lo;
-	uint64_t size;
-	int fd, ret;
+	int ret;
 
-	if (!file || !*file)
+	if (!b->conf.file || !*b->conf.file)
 		return backend_fail(b, -EINVAL, "loop: -f FILE is required");
 	lo = calloc(1, sizeof(*lo));
 	if (!lo)
 		return backend_fail(b, -ENOMEM, "loop: out of memory");
-
-	fd = open(file, O_RDWR | O_CLOEXEC | (direct ? O_DIRECT : 0));
-	if (fd < 0 && errno == EINVAL && direct) {
-		/* tmpfs before 6.6, ramfs, some FUSE filesystems */
-		direct = 0;
-		fd = open(file, O_RDWR | O_CLOEXEC);
-	}
-	if (fd < 0) {
-		ret = -errno;
-		backend_fail(b, ret, "loop: cannot open %s: %s", file,
-			     strerror(-ret));
-		goto err_free;
-	}
-	if (fstat(fd, &st)) {
-		ret = -errno;
-		backend_fail(b, ret, "loop: cannot stat %s: %s", file,
-			     strerror(-ret));
-		goto err_close;
-	}
-
-	if (S_ISBLK(st.st_mode)) {
-		int ssz = 0;
-
-		if (ioctl(fd, BLKGETSIZE64, &size) ||
-		    ioctl(fd, BLKSSZGET, &ssz)) {
-			ret = -errno;
-			backend_fail(b, ret, "loop: cannot get the size of %s: %s",
-				     file, strerror(-ret));
-			goto err_close;
-		}
-		backend_raise_lbs(b, (uint64_t)ssz, "loop", file);
-	} else if (S_ISREG(st.st_mode)) {
-		size = (uint64_t)st.st_size;
-		/* O_DIRECT takes the alignment of the filesystem's disk */
-		if (direct)
-			backend_raise_lbs(b, backend_sysfs_queue(st.st_dev,
-								 "logical_block_size"),
-					  "loop", file);
-	} else {
-		ret = backend_fail(b, -EINVAL,
-				   "loop: %s is not a regular file or block device",
-				   file);
-		goto err_close;
-	}
-
-	if (!size) {
-		ret = backend_fail(b, -EINVAL, "loop: %s is empty", file);
-		goto err_close;
-	}
-	if (b->conf.size > size) {
-		ret = backend_fail(b, -EINVAL,
-				   "loop: --size %llu is larger than %s (%llu bytes)",
-				   (unsigned long long)b->conf.size, file,
-				   (unsigned long long)size);
-		goto err_close;
-	}
-	ret = backend_set_size(b, "loop", b->conf.size ? b->conf.size : size);
+	lo->meta_fd = -1;
+	ret = loop_open_data(b, lo, &st);
 	if (ret)
-		goto err_close;
-
-	if (direct != !b->conf.buffered_io)
-		log_warn("loop: %s refuses O_DIRECT: using buffered I/O", file);
+		goto err;
 	loop_set_discard(b, &st);
-	lo->is_blkdev = S_ISBLK(st.st_mode);
-	/* a regular file grows with update_size; a block device cannot */
-	b->max_size = lo->is_blkdev ? b->size : 1ULL << 62;
-	lo->direct_io = direct;
+	ret = loop_open_meta(b, lo, &st);
+	if (ret)
+		goto err;
 	b->attrs = UBLK_ATTR_VOLATILE_CACHE | UBLK_ATTR_FUA;
-	b->fd = fd;
 	b->zero_copy = 1;	/* READ_FIXED / WRITE_FIXED on the request's pages */
 	b->auto_path = BACKEND_AUTO_ZERO_COPY;	/* no copy at all; user copy saves none */
 	b->priv = lo;
 	return 0;
 
-err_close:
-	close(fd);
-err_free:
+err:
+	if (lo->meta_fd >= 0)
+		close(lo->meta_fd);
+	if (b->fd >= 0)
+		close(b->fd);
+	b->fd = -1;
 	free(lo);
 	return ret;
 }
@@ -158,6 +238,8 @@ static void loop_close(struct backend *b)
 	if (!b->priv)
 		return;		/* never opened: b->fd may be a zeroed 0 */
 	close(b->fd);
+	if (((struct loop *)b->priv)->meta_fd >= 0)
+		close(((struct loop *)b->priv)->meta_fd);
 	free(b->priv);
 	b->fd = -1;
 	b->priv = NULL;
@@ -201,8 +283,9 @@ static int loop_queue_io(struct backend *b, struct ublk_queue *q, unsigned tag,
 	struct io_uring_sqe *sqe;
 	int mode;
 
-	if (op > UBLK_IO_OP_WRITE_ZEROES || op == UBLK_IO_OP_WRITE_SAME)
-		return -EOPNOTSUPP;
+	if (op > UBLK_IO_OP_WRITE_ZEROES || op == UBLK_IO_OP_WRITE_SAME ||
+	    (lo->meta_fd >= 0 && op > UBLK_IO_OP_FLUSH))
+		return -EOPNOTSUPP;	/* with metadata: none advertised */
 	if (op != UBLK_IO_OP_FLUSH &&
 	    (iod->start_sector > b->max_size >> 9 || len > b->max_size - off))
 		return -EIO;
@@ -250,38 +333,107 @@ static int loop_queue_io(struct backend *b, struct ublk_queue *q, unsigned tag,
 	return BACKEND_QUEUED;
 }
 
-static int loop_io_done(struct backend *b, struct ublk_queue *q, unsigned tag,
-			const struct io_uring_cqe *cqe)
+/*
+ * Integrity: after the data of a read or write (@res bytes of it) or a
+ * flush of the data file, the same for the metadata file: the metadata
+ * of the whole blocks done, at metadata_size bytes a block.  A request
+ * without metadata (the block layer's checks turned off) moves none.
+ * BACKEND_QUEUED, or the request's result.
+ */
+static int loop_queue_meta(struct backend *b, struct ublk_queue *q,
+			   unsigned tag, unsigned op, int res)
+{
+	const struct loop *lo = b->priv;
+	const unsigned shift = b->conf.lbs_shift;
+	const unsigned msize = b->conf.integrity.metadata_size;
+	const struct ublksrv_io_desc *iod = q ? ublk_queue_iod(q, tag) : NULL;
+	struct io_uring_sqe *sqe;
+	size_t mlen;
+	void *meta;
+
+	if (res < 0 || lo->meta_fd < 0 || !iod)
+		return res;
+	meta = ublk_queue_meta(q, tag, &mlen);
+	if (op != UBLK_IO_OP_FLUSH && !meta)
+		return res;
+	if (op != UBLK_IO_OP_FLUSH && !((unsigned)res >> shift))
+		return -EIO;	/* not one whole block: nothing would be done */
+	sqe = ublk_queue_get_sqe(q, tag, op, LOOP_META);
+	if (!sqe)
+		return -EBUSY;	/* rings are sized so that this cannot be */
+	if (op == UBLK_IO_OP_FLUSH) {
+		uring_prep_fsync(sqe, lo->meta_fd, IORING_FSYNC_DATASYNC);
+		return BACKEND_QUEUED;
+	}
+	uring_prep_rw(sqe, op == UBLK_IO_OP_READ ? IORING_OP_READ : IORING_OP_WRITE,
+		      lo->meta_fd, meta, ((unsigned)res >> shift) * msize,
+		      ((iod->start_sector << 9) >> shift) * msize);
+	if (op == UBLK_IO_OP_WRITE && (iod->op_flags & UBLK_IO_F_FUA))
+		sqe->rw_flags = SUBLK_RWF_DSYNC;
+	return BACKEND_QUEUED;
+}
+
+/* A metadata read or write of @res bytes: the data bytes it completes. */
+static int loop_meta_done(const struct backend *b, int res)
+{
+	const unsigned msize = b->conf.integrity.metadata_size;
+
+	if (res < 0)
+		return res;
+	/* short: the blocks whose metadata moved are done, the driver requeues the rest */
+	if ((unsigned)res < msize)
+		return -EIO;
+	return (int)(((unsigned)res / msize) << b->conf.lbs_shift);
+}
+
+/* A CQE of WRITE_ZEROES: done, or (tmpfs) retried as a hole punch. */
+static int loop_zeroes_done(struct backend *b, struct ublk_queue *q,
+			    unsigned tag, const struct io_uring_cqe *cqe)
 {
 	const int res = cqe->res;
-
 	const struct ublksrv_io_desc *iod;
 	struct io_uring_sqe *sqe;
 
-	switch (user_data_op(cqe->user_data)) {
+	/*
+	 * A file system without ZERO_RANGE (tmpfs) can still punch a
+	 * hole, which reads back as zeros: try that once.
+	 */
+	if (!q || res != -EOPNOTSUPP || user_data_tgt_data(cqe->user_data) ||
+	    ((struct loop *)b->priv)->is_blkdev)
+		return res < 0 ? res : 0;
+	iod = ublk_queue_iod(q, tag);
+	sqe = ublk_queue_get_sqe(q, tag, UBLK_IO_OP_WRITE_ZEROES, LOOP_RETRY);
+	if (!sqe || !iod)
+		return res;
+	uring_prep_fallocate(sqe, BACKEND_FIXED_FD,
+			     SUBLK_FALLOC_FL_PUNCH_HOLE | SUBLK_FALLOC_FL_KEEP_SIZE,
+			     iod->start_sector << 9,
+			     (uint64_t)iod->nr_sectors << 9);
+	sqe->flags |= IOSQE_FIXED_FILE;
+	return BACKEND_QUEUED;
+}
+
+static int loop_io_done(struct backend *b, struct ublk_queue *q, unsigned tag,
+			const struct io_uring_cqe *cqe)
+{
+	const unsigned op = user_data_op(cqe->user_data);
+	const int meta = user_data_tgt_data(cqe->user_data) == LOOP_META;
+	const int res = cqe->res;
+
+	switch (op) {
 	case UBLK_IO_OP_READ:
 	case UBLK_IO_OP_WRITE:
-		return res ? res : -EIO;
+		if (meta)
+			return loop_meta_done(b, res);
+		return loop_queue_meta(b, q, tag, op, res ? res : -EIO);
+	case UBLK_IO_OP_FLUSH:
+		if (meta)
+			return res < 0 ? res : 0;
+		return loop_queue_meta(b, q, tag, op, res < 0 ? res : 0);
 	case UBLK_IO_OP_DISCARD:
 		return res < 0 ? loop_discard_result(b, res) : 0;
 	case UBLK_IO_OP_WRITE_ZEROES:
-		/*
-		 * A file system without ZERO_RANGE (tmpfs) can still punch a
-		 * hole, which reads back as zeros: try that once.
-		 */
-		if (!q || res != -EOPNOTSUPP || user_data_tgt_data(cqe->user_data) ||
-		    ((struct loop *)b->priv)->is_blkdev)
-			return res < 0 ? res : 0;
-		iod = ublk_queue_iod(q, tag);
-		sqe = ublk_queue_get_sqe(q, tag, UBLK_IO_OP_WRITE_ZEROES, 1);
-		if (!sqe || !iod)
-			return res;
-		uring_prep_fallocate(sqe, BACKEND_FIXED_FD,
-				     SUBLK_FALLOC_FL_PUNCH_HOLE | SUBLK_FALLOC_FL_KEEP_SIZE,
-				     iod->start_sector << 9,
-				     (uint64_t)iod->nr_sectors << 9);
-		sqe->flags |= IOSQE_FIXED_FILE;
-		return BACKEND_QUEUED;
+		return loop_zeroes_done(b, q, tag, cqe);
 	default:
 		return res < 0 ? res : 0;
 	}
@@ -289,23 +441,41 @@ static int loop_io_done(struct backend *b, struct ublk_queue *q, unsigned tag,
 
 static int loop_flush(struct backend *b)
 {
-	return fdatasync(b->fd) ? -errno : 0;
+	const struct loop *lo = b->priv;
+
+	if (fdatasync(b->fd))
+		return -errno;
+	return lo->meta_fd >= 0 && fdatasync(lo->meta_fd) ? -errno : 0;
+}
+
+/* ,"@key":"@path" (the comma unless first) at @buf + *@n; -ENOSPC if it does not fit. */
+static int loop_json_path(char *buf, size_t len, size_t *n, const char *key,
+			  const char *path)
+{
+	int m = snprintf(buf + *n, len - *n, "%s\"%s\":", *n ? "," : "", key);
+
+	if (m < 0 || (size_t)m >= len - *n)
+		return -ENOSPC;
+	*n += (size_t)m;
+	m = backend_json_str(buf + *n, len - *n, path);
+	if (m < 0)
+		return m;
+	*n += (size_t)m;
+	return 0;
 }
 
 static int loop_json(const struct backend *b, char *buf, size_t len)
 {
 	const struct loop *lo = b->priv;
-	size_t n;
+	size_t n = 0;
 	int m;
 
-	m = snprintf(buf, len, "\"backing_file\":");
-	if (m < 0 || (size_t)m >= len)
+	if (!len)
 		return -ENOSPC;
-	n = (size_t)m;
-	m = backend_json_str(buf + n, len - n, b->conf.file);
-	if (m < 0)
-		return m;
-	n += (size_t)m;
+	if (loop_json_path(buf, len, &n, "backing_file", b->conf.file) ||
+	    (b->conf.meta_file &&
+	     loop_json_path(buf, len, &n, "metadata_file", b->conf.meta_file)))
+		return -ENOSPC;
 	m = snprintf(buf + n, len - n, ",\"direct_io\":%d,\"size\":%llu",
 		     lo->direct_io, (unsigned long long)b->size);
 	if (m < 0 || (size_t)m >= len - n)

@@ -248,26 +248,36 @@ static void open_backend(struct backend *b, const struct add_opts *o)
 		die("%s", b->err[0] ? b->err : strerror(-ret));
 }
 
+/* Make *@path absolute in @buf; left as it is if it is not there. */
+static void absolute_path(const char **path, char *buf, size_t size)
+{
+	char *abs;
+
+	if ((*path)[0] == '/')
+		return;
+	abs = realpath(*path, NULL);
+	if (!abs)	/* the backend's open names the problem */
+		return;
+	if (strlen(abs) >= size)
+		die("file name too long: %s", abs);
+	strcpy(buf, abs);
+	*path = buf;
+	free(abs);
+}
+
 /* The daemon runs in /: relative backing files are made absolute here. */
 static void absolute_file(struct add_opts *o)
 {
 	unsigned i;
-	char *abs;
 
-	for (i = 0; i < o->conf.nr_files; i++) {
-		if (o->conf.files[i][0] == '/')
-			continue;
-		abs = realpath(o->conf.files[i], NULL);
-		if (!abs)	/* the backend's open names the problem */
-			continue;
-		if (strlen(abs) >= sizeof(o->file_buf[i]))
-			die("file name too long: %s", abs);
-		strcpy(o->file_buf[i], abs);
-		o->conf.files[i] = o->file_buf[i];
-		free(abs);
-	}
+	for (i = 0; i < o->conf.nr_files; i++)
+		absolute_path(&o->conf.files[i], o->file_buf[i],
+			      sizeof(o->file_buf[i]));
 	if (o->conf.nr_files)
 		o->conf.file = o->conf.files[0];
+	if (o->conf.meta_file)
+		absolute_path(&o->conf.meta_file, o->meta_file_buf,
+			      sizeof(o->meta_file_buf));
 }
 
 /* Likewise a relative socket path of nbd, which need not exist yet. */

@@ -127,6 +127,7 @@ struct add_opts {
 	const char *name;		/* the device table's NAME, or NULL */
 	/* every -f, in order: conf.files[i] (and conf.file, the first) point here */
 	char file_buf[BACKEND_MAX_FILES][4096];
+	char meta_file_buf[4096];	/* --metadata_file: conf.meta_file */
 	char fault_buf[256];		/* conf.fault */
 	/* nbd: conf.nbd_* point here */
 	char nbd_unix[108];		/* a sockaddr_un's path */

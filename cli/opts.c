@@ -89,6 +89,7 @@ enum {
 	OPT_PI_OFFSET,
 	OPT_CSUM_TYPE,
 	OPT_TAG_SIZE,
+	OPT_METADATA_FILE,
 	OPT_ZONE_SIZE,
 	OPT_CONV_ZONES,
 	OPT_MAX_OPEN,
@@ -144,6 +145,7 @@ static const struct option add_longopts[] = {
 	{ "pi_offset",			1, NULL, OPT_PI_OFFSET },
 	{ "csum_type",			1, NULL, OPT_CSUM_TYPE },
 	{ "tag_size",			1, NULL, OPT_TAG_SIZE },
+	{ "metadata_file",		1, NULL, OPT_METADATA_FILE },
 	{ "zone_size",			1, NULL, OPT_ZONE_SIZE },
 	{ "conv_zones",			1, NULL, OPT_CONV_ZONES },
 	{ "max_open_zones",		1, NULL, OPT_MAX_OPEN },
@@ -596,6 +598,12 @@ int opts_parse_add(int argc, char **argv, struct add_opts *o,
 					       err, errlen))
 				return -EINVAL;
 			break;
+		case OPT_METADATA_FILE:
+			if (opt_copy(o->meta_file_buf, sizeof(o->meta_file_buf), optarg,
+				     "--metadata_file", err, errlen))
+				return -EINVAL;
+			o->conf.meta_file = o->meta_file_buf;
+			break;
 		case OPT_ZONE_SIZE:
 			if (opts_parse_size(optarg, &size) < 0 || size == 0)
 				return opt_err("bad --zone_size '%s' (e.g. 4M, 256M)", optarg);
@@ -777,6 +785,10 @@ int opts_to_args(const struct add_opts *o, char bufs[OPTS_NUM_BUFS][24], char **
 		if (in->flags & LBMD_PI_CAP_REFTAG)
 			ARG("--integrity_reftag");
 	}
+	if (o->conf.meta_file) {
+		ARG("--metadata_file");
+		ARG(o->conf.meta_file);
+	}
 	if (o->conf.zone_size) {
 		ARG("--zone_size");
 		NUM("%llu", (unsigned long long)o->conf.zone_size);
@@ -849,6 +861,9 @@ int opts_from_state(const struct run_state *s, struct add_opts *o,
 		if (o->conf.files[i][0] != '/')
 			return opt_err("bad saved options: backing file '%s' is not absolute",
 				       o->conf.files[i]);
+	if (o->conf.meta_file && o->conf.meta_file[0] != '/')
+		return opt_err("bad saved options: metadata file '%s' is not absolute",
+			       o->conf.meta_file);
 	if (o->conf.nbd_unix && o->conf.nbd_unix[0] != '/')
 		return opt_err("bad saved options: socket '%s' is not absolute",
 			       o->conf.nbd_unix);

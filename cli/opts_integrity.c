@@ -2,7 +2,8 @@
 /*
  * The integrity options of `add` (INTEGRITY, Linux 7.0), spelled as the
  * kernel selftests' kublk spells them: --metadata_size, --pi_offset,
- * --tag_size, --csum_type, --integrity_capable, --integrity_reftag.
+ * --tag_size, --csum_type, --integrity_capable, --integrity_reftag; and
+ * loop's --metadata_file (kublk's second file), parsed in opts.c.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -87,18 +88,36 @@ int opts_integrity_opt(struct backend_integrity *in, const char *name,
 	return 0;
 }
 
-int opts_check_integrity(struct add_opts *o, char *err, size_t errlen)
+/* Where the metadata lives: in memory (mem, fault), nowhere (null), a file (loop). */
+static int check_metadata_home(const struct add_opts *o, char *err, size_t errlen)
 {
-	const struct backend_integrity *in = &o->conf.integrity;
 	const char *t = o->conf.type;
 
-	if (!in->metadata_size) {
-		if (in->flags || in->pi_offset || in->csum_type || in->tag_size)
-			return opt_err("--integrity_capable, --integrity_reftag, --pi_offset, --csum_type and --tag_size need --metadata_size");
+	if (!strcmp(t, "loop")) {
+		if (!o->conf.meta_file)
+			return opt_err("-t loop keeps metadata in a file: --metadata_size needs --metadata_file PATH");
 		return 0;
 	}
 	if (strcmp(t, "mem") && strcmp(t, "fault") && strcmp(t, "null"))
-		return opt_err("--metadata_size goes with -t mem, fault or null (the targets that keep or make up metadata)");
+		return opt_err("--metadata_size goes with -t mem, fault, null or loop (the targets that keep or make up metadata)");
+	return 0;
+}
+
+int opts_check_integrity(struct add_opts *o, char *err, size_t errlen)
+{
+	const struct backend_integrity *in = &o->conf.integrity;
+
+	if (o->conf.meta_file && strcmp(o->conf.type, "loop"))
+		return opt_err("--metadata_file goes with -t loop");
+	if (!in->metadata_size) {
+		if (in->flags || in->pi_offset || in->csum_type || in->tag_size)
+			return opt_err("--integrity_capable, --integrity_reftag, --pi_offset, --csum_type and --tag_size need --metadata_size");
+		if (o->conf.meta_file)
+			return opt_err("--metadata_file needs --metadata_size (the bytes of metadata a block)");
+		return 0;
+	}
+	if (check_metadata_home(o, err, errlen))
+		return -EINVAL;
 	if (o->flags & (UBLK_F_SUPPORT_ZERO_COPY | UBLK_F_UNPRIVILEGED_DEV))
 		return opt_err("--metadata_size moves metadata by user copy: not with -z or --unprivileged");
 	if (in->csum_type == LBMD_PI_CSUM_NONE && (in->flags & LBMD_PI_CAP_REFTAG))

@@ -150,6 +150,11 @@ int table_entry_opts(const struct table_entry *e, struct add_opts *o,
 			 o->conf.files[i]);
 		return -EINVAL;
 	}
+	if (o->conf.meta_file && o->conf.meta_file[0] != '/') {
+		snprintf(err, errlen, "--metadata_file '%s': a table names files by absolute path",
+			 o->conf.meta_file);
+		return -EINVAL;
+	}
 	o->name = e->name;
 	return 0;
 }

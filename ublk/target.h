@@ -75,6 +75,7 @@ struct backend_conf {
 	const char *type;	/* "null", "mem", "loop", "fault", "nbd", "stripe", "zoned" */
 	uint64_t size;		/* bytes; 0 means the backend's default */
 	const char *file;	/* loop: -f (the first, files[0]) */
+	const char *meta_file;	/* loop: --metadata_file, the integrity metadata */
 	/* stripe: every -f, in order, and --chunk_size (bytes; 0: 64 KiB) */
 	const char *files[BACKEND_MAX_FILES];
 	unsigned nr_files;
@@ -92,7 +93,7 @@ struct backend_conf {
 	unsigned nbd_conns;	/* --connections: per queue; 0 means 1 */
 	unsigned nbd_timeout;	/* --timeout: seconds; 0 means 30 */
 	int read_only;		/* --read_only */
-	struct backend_integrity integrity;	/* mem, fault, null: --metadata_size... */
+	struct backend_integrity integrity;	/* mem, fault, null, loop: --metadata_size... */
 	/* zoned: --zone_size (bytes; 0: the default), the rest 0: none / no limit */
 	uint64_t zone_size;
 	unsigned conv_zones;	/* --conv_zones: conventional zones at the start */

@@ -114,7 +114,7 @@ echo "ok corrupt_pi: the read of block 100 fails, the rest reads back; unchecked
 # 6. What the kernel would refuse is refused before it is asked.
 "$SUBLK" add -t loop -f /dev/null --metadata_size 8 2> "$TEST_TMP/err" &&
 	fail "--metadata_size was taken with -t loop"
-grep -q "goes with -t mem, fault or null" "$TEST_TMP/err" || fail "loop: $(cat "$TEST_TMP/err")"
+grep -q "needs --metadata_file PATH" "$TEST_TMP/err" || fail "loop: $(cat "$TEST_TMP/err")"
 "$SUBLK" add -t mem -s 1M --metadata_size 8 --csum_type nvme 2> "$TEST_TMP/err" &&
 	fail "a 16-byte PI in 8 bytes of metadata was taken"
 grep -q "does not fit" "$TEST_TMP/err" || fail "pi size: $(cat "$TEST_TMP/err")"

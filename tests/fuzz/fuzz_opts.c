@@ -32,7 +32,7 @@ static int same_files(const struct add_opts *a, const struct add_opts *b)
 	for (i = 0; i < a->conf.nr_files; i++)
 		if (strcmp(a->conf.files[i], b->conf.files[i]))
 			return 0;
-	return 1;
+	return same_str(a->conf.meta_file, b->conf.meta_file, 0);
 }
 
 /* The options added with zoned, integrity, --copy and kublk's limits. */

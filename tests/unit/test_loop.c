@@ -276,6 +276,91 @@ static void test_loop_json_escape(void)
 	free(path);
 }
 
+/* Integrity: the metadata file's checks, and the metadata landing in it. */
+static void test_loop_meta_errors(const char *data)
+{
+	char *meta = tmp_file("/tmp", "meta-small", 8192 / 512 * 8 - 8, 0);
+	struct backend b = { .ops = &backend_loop_ops, .fd = -1 };
+
+	b.conf = (struct backend_conf){ .file = data, .meta_file = meta,
+		.integrity = { .metadata_size = 8 } };
+	CHECK_EQ(b.ops->open(&b), -EINVAL);
+	CHECK(strstr(b.err, "metadata file") && strstr(b.err, "has 120 bytes") &&
+	      strstr(b.err, "needs 128 (8 a 512-byte block)"));
+	CHECK_EQ(b.fd, -1);
+	b.conf.meta_file = data;
+	CHECK_EQ(b.ops->open(&b), -EINVAL);
+	CHECK(strstr(b.err, "is the data file itself"));
+	b.conf.meta_file = NULL;
+	CHECK_EQ(b.ops->open(&b), -EINVAL);
+	CHECK(!strcmp(b.err, "loop: --metadata_size needs --metadata_file PATH"));
+	b.conf.meta_file = "/tmp/sublk-test-does-not-exist";
+	CHECK_EQ(b.ops->open(&b), -ENOENT);
+	CHECK(strstr(b.err, "cannot open /tmp/sublk-test-does-not-exist"));
+	b.conf.meta_file = "/dev/null";
+	CHECK_EQ(b.ops->open(&b), -EINVAL);
+	CHECK(strstr(b.err, "/dev/null is not a regular file or block device"));
+	b.conf.meta_file = meta;
+	b.conf.integrity.metadata_size = 0;
+	CHECK_EQ(b.ops->open(&b), -EINVAL);
+	CHECK(!strcmp(b.err, "loop: --metadata_file needs --metadata_size"));
+	unlink(meta);
+	free(meta);
+}
+
+static void test_loop_meta(void)
+{
+	char *data = tmp_file("/tmp", "meta-data", 8192, 0);
+	char *meta = tmp_file("/tmp", "meta", 8192 / 512 * 64 + 64 * 4, 0);
+	struct backend b = { .ops = &backend_loop_ops, .fd = -1 };
+	unsigned char *buf = xalloc(8192), *wmeta = xalloc(1024), *rmeta = xalloc(1024);
+	struct ublk_queue q;
+	char js[1024];
+
+	test_loop_meta_errors(data);
+	b.conf = (struct backend_conf){ .file = data, .meta_file = meta,
+		.integrity = { .metadata_size = 64 } };
+	REQUIRE(b.ops->open(&b) == 0);
+	CHECK_EQ(b.size, 8192);
+	CHECK_EQ(b.max_size, 8192 + 4 * 512);	/* as far as the metadata reaches */
+	CHECK_EQ(b.discard_granularity, 0);
+	CHECK_EQ(b.max_write_zeroes_sectors, 0);
+	CHECK(json(&b, js, sizeof(js)) > 0 && strstr(js, "\"metadata_file\":\"/tmp/"));
+	queue_init(&q, &b);
+	q.meta_size = 64;
+	q.meta_shift = 9;
+
+	/* a write's metadata lands at block * 64 in the file; a read brings it back */
+	fill(buf, 4096, 5);
+	fill(wmeta, 8 * 64, 9);
+	q.meta[7] = wmeta;
+	CHECK_EQ(io(&b, &q, UBLK_IO_OP_WRITE | UBLK_IO_F_INTEGRITY | UBLK_IO_F_FUA,
+		    2048, 4096, buf), 4096);
+	check_file(meta, 4 * 64, wmeta, 8 * 64);
+	check_file(data, 2048, buf, 4096);
+	q.meta[7] = rmeta;
+	CHECK_EQ(io(&b, &q, UBLK_IO_OP_READ | UBLK_IO_F_INTEGRITY, 2560, 1024, buf), 1024);
+	CHECK(!memcmp(rmeta, wmeta + 64, 2 * 64));
+	/* without metadata (the checks turned off) the file is left alone */
+	memset(rmeta, 0x5a, 64);
+	CHECK_EQ(io(&b, &q, UBLK_IO_OP_READ, 0, 512, buf), 512);
+	CHECK_EQ(rmeta[0], 0x5a);
+	CHECK_EQ(io(&b, &q, UBLK_IO_OP_FLUSH, 0, 0, NULL), 0);
+	/* nothing to zero with: the block layer writes zeros with PI */
+	CHECK_EQ(io(&b, &q, UBLK_IO_OP_DISCARD, 0, 4096, NULL), -EOPNOTSUPP);
+	CHECK_EQ(io(&b, &q, UBLK_IO_OP_WRITE_ZEROES, 0, 4096, NULL), -EOPNOTSUPP);
+	CHECK_EQ(b.ops->flush(&b), 0);
+	uring_exit(&q.ring);
+	b.ops->close(&b);
+	unlink(meta);
+	unlink(data);
+	free(meta);
+	free(data);
+	free(buf);
+	free(wmeta);
+	free(rmeta);
+}
+
 /*
  * A block device: a loop device over a temp file, when we may make one.
  * 4096-byte sectors, so the backend must raise the logical block size.
@@ -400,6 +485,7 @@ int main(void)
 		loop_io("/dev/shm", 0);	/* tmpfs: O_DIRECT may be refused */
 	test_loop_io_done();
 	test_loop_json_escape();
+	test_loop_meta();
 	test_loop_blkdev();
 	test_loop_fallback();	/* last: it leaves this process's mount namespace */
 	return unit_done();

@@ -159,7 +159,24 @@ int main(void)
 	CHECK_EQ(P("-t", "null"), 0);
 	CHECK(!(o.flags & (UBLK_F_INTEGRITY | UBLK_F_USER_COPY)));
 	CHECK(P("-t", "loop", "-f", "/x", "--metadata_size", "8") < 0);
-	CHECK(strstr(err, "goes with -t mem, fault or null") != NULL);
+	CHECK(strstr(err, "--metadata_size needs --metadata_file PATH") != NULL);
+	CHECK(P("-t", "stripe", "-f", "/x", "-f", "/y", "--metadata_size", "8") < 0);
+	CHECK(strstr(err, "goes with -t mem, fault, null or loop") != NULL);
+	/* loop keeps its metadata in a second file */
+	CHECK_EQ(P("-t", "loop", "-f", "/x", "--metadata_size", "64", "--pi_offset", "48",
+		   "--csum_type", "nvme", "--integrity_reftag",
+		   "--metadata_file", "/m"), 0);
+	CHECK(!strcmp(o.conf.meta_file, "/m"));
+	CHECK(o.flags & UBLK_F_INTEGRITY);
+	CHECK(o.flags & UBLK_F_USER_COPY);
+	CHECK(P("-t", "loop", "-f", "/x", "--metadata_file", "/m") < 0);
+	CHECK(strstr(err, "--metadata_file needs --metadata_size") != NULL);
+	CHECK(P("-t", "loop", "-f", "/x", "--csum_type", "nvme", "--metadata_file", "/m") < 0);
+	CHECK(strstr(err, "need --metadata_size") != NULL);
+	CHECK(P("-t", "mem", "-s", "1M", "--metadata_size", "8", "--metadata_file", "/m") < 0);
+	CHECK(strstr(err, "--metadata_file goes with -t loop") != NULL);
+	CHECK(P("-t", "loop", "-f", "/x", "--metadata_size", "8", "--metadata_file", "/m", "-z") < 0);
+	CHECK(strstr(err, "not with -z") != NULL);
 	CHECK(P("-t", "mem", "-s", "1M", "--csum_type", "t10dif") < 0);
 	CHECK(strstr(err, "need --metadata_size") != NULL);
 	CHECK(P("-t", "mem", "-s", "1M", "--integrity_reftag") < 0);
@@ -263,6 +280,17 @@ int main(void)
 		CHECK_EQ(o2.conf.integrity.csum_type, LBMD_PI_CSUM_CRC64_NVME);
 		CHECK_EQ(o2.conf.integrity.flags,
 			 LBMD_PI_CAP_INTEGRITY | LBMD_PI_CAP_REFTAG);
+		CHECK(o2.conf.meta_file == NULL);
+
+		/* loop's metadata file */
+		CHECK_EQ(P("-t", "loop", "-f", "/d", "--metadata_size", "64",
+			   "--metadata_file", "/m e\ta"), 0);
+		n = opts_to_args(&o, bufs, args + 1, RS_MAX_ARGS);
+		REQUIRE(n > 0);
+		CHECK_EQ(opts_parse_add(n + 1, args, &o2, err, sizeof(err)), 0);
+		CHECK(o2.conf.meta_file && !strcmp(o2.conf.meta_file, "/m e\ta"));
+		CHECK(o2.conf.meta_file == o2.meta_file_buf);
+		CHECK_EQ(o2.flags, o.flags);
 	}
 	/* stripe: repeatable -f, --chunk_size, and what goes with what */
 	CHECK_EQ(P("-t", "stripe", "-f", "/a", "-f", "/b", "-f", "/c",
@@ -407,6 +435,20 @@ int main(void)
 		CHECK_EQ(opts_from_state(&rs, &o, err, sizeof(err)), 0);
 		CHECK_EQ(o.conf.nr_files, 2);
 		CHECK_EQ(o.conf.chunk_size, 8192);
+	}
+	/* saved options: and loop's metadata file */
+	{
+		char *args[] = { "-t", "loop", "-f", "/a", "--metadata_size", "8",
+				 "--metadata_file", "m" };
+		struct run_state rs = { .nr_args = 8 };
+		unsigned i;
+
+		for (i = 0; i < 8; i++)
+			rs.args[i] = args[i];
+		CHECK(opts_from_state(&rs, &o, err, sizeof(err)) < 0);
+		CHECK(strstr(err, "metadata file 'm' is not absolute") != NULL);
+		rs.args[7] = "/m";
+		CHECK_EQ(opts_from_state(&rs, &o, err, sizeof(err)), 0);
 	}
 	/* zoned: user copy always; its options round trip; not with others */
 	{
