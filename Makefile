@@ -86,7 +86,7 @@ endif
 KERNELS ?= 6.12 6.16 7.2 newest
 
 URING_SRC   := uring/uring.c
-UBLK_SRC    := ublk/ctrl.c ublk/dev.c ublk/thread.c ublk/batch.c ublk/queue.c ublk/log.c
+UBLK_SRC    := ublk/ctrl.c ublk/dev.c ublk/thread.c ublk/batch.c ublk/queue.c ublk/shmem.c ublk/log.c
 BACKEND_SRC := backend/backend.c backend/null.c backend/mem.c backend/loop.c backend/stripe.c backend/fault.c \
 	       backend/nbd_proto.c backend/nbd_handshake.c backend/nbd_uri.c \
 	       backend/nbd.c backend/nbd_conn.c backend/nbd_io.c backend/nbd_sock.c backend/zoned.c

@@ -14,6 +14,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
 #include <sys/wait.h>
 
 #include "cli.h"
@@ -299,6 +301,45 @@ static void absolute_socket(struct add_opts *o)
 	o->conf.nbd_unix = o->nbd_unix;
 }
 
+/*
+ * --htlb FILE: made absolute for the daemon, and checked to be what the
+ * driver can pin for good: a hugetlbfs or tmpfs file with pages in it.
+ */
+#define HUGETLBFS_MAGIC	0x958458f6
+#define TMPFS_MAGIC	0x01021994
+
+static void check_shmem_file(struct add_opts *o)
+{
+	struct statfs sfs;
+	struct stat st;
+	char *abs;
+	int fd;
+
+	if (!o->htlb)
+		return;
+	fd = open(o->htlb, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		die("--htlb %s: %s", o->htlb, strerror(errno));
+	if (fstat(fd, &st) < 0 || fstatfs(fd, &sfs) < 0)
+		die("--htlb %s: %s", o->htlb, strerror(errno));
+	close(fd);
+	if (!S_ISREG(st.st_mode))
+		die("--htlb %s: not a regular file", o->htlb);
+	if ((unsigned long)sfs.f_type != HUGETLBFS_MAGIC &&
+	    (unsigned long)sfs.f_type != TMPFS_MAGIC)
+		die("--htlb %s: not on hugetlbfs or tmpfs (the driver pins only such shared pages)",
+		    o->htlb);
+	if (st.st_size <= 0)
+		die("--htlb %s: empty: give it its size first (fallocate -l 4M %s)",
+		    o->htlb, o->htlb);
+	abs = realpath(o->htlb, NULL);
+	if (!abs || strlen(abs) >= sizeof(o->htlb_buf))
+		die("--htlb %s: cannot make the path absolute", o->htlb);
+	strcpy(o->htlb_buf, abs);
+	o->htlb = o->htlb_buf;
+	free(abs);
+}
+
 int cli_add_device(struct add_opts *o, unsigned *id)
 {
 	struct backend b;
@@ -316,6 +357,7 @@ int cli_add_device(struct add_opts *o, unsigned *id)
 	/* the driver first: its absence is the likeliest problem */
 	cli_ctrl_open(&c);
 	check_features(&c, o->flags);
+	check_shmem_file(o);
 	/* a recoverable device can also be quiesced, where the driver can */
 	if ((o->flags & UBLK_F_USER_RECOVERY) && (c.features & UBLK_F_QUIESCE))
 		o->flags |= UBLK_F_QUIESCE;

@@ -136,6 +136,10 @@ struct add_opts {
 	char nbd_export[4097];		/* NBD_MAX_STRING bytes */
 	unsigned nbd_given;		/* OPTS_NBD_* seen */
 	int zoned_given;		/* a zone option seen */
+	/* --shmem_zc: the buffer shared with clients, --htlb FILE (htlb_buf) */
+	const char *htlb;
+	char htlb_buf[4096];
+	int rdonly_shmem;		/* --rdonly_shmem_buf: it serves writes only */
 };
 
 /* The nbd options given (add_opts.nbd_given), to check how they combine. */

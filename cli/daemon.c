@@ -382,6 +382,25 @@ void daemon_isolate(const struct add_opts *o)
 		cli_env()->argv[0][0] = '@';
 }
 
+/* --shmem_zc: map the --htlb file and register it, before the queues start. */
+static int daemon_shmem(struct ublk_dev *d, const struct add_opts *o)
+{
+	int fd, ret;
+
+	if (!o->htlb)
+		return 0;
+	fd = open(o->htlb, (o->rdonly_shmem ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	if (fd < 0) {
+		ret = -errno;
+		snprintf(d->err, sizeof(d->err), "--htlb %s: %s", o->htlb,
+			 strerror(errno));
+		return ret;
+	}
+	ret = ublk_dev_shmem_add(d, fd, o->rdonly_shmem);
+	close(fd);
+	return ret;
+}
+
 int daemon_run(struct add_opts *o, struct backend *b, int status_fd)
 {
 	struct ublksrv_ctrl_dev_info info;
@@ -442,7 +461,9 @@ int daemon_run(struct add_opts *o, struct backend *b, int status_fd)
 		if (ret == 0)
 			ret = ublk_dev_end_recovery(&d);
 	} else {
-		ret = ublk_dev_set_params(&d);
+		ret = daemon_shmem(&d, o);
+		if (ret == 0)
+			ret = ublk_dev_set_params(&d);
 		if (ret == 0)
 			ret = ublk_dev_start_queues(&d);
 		if (ret == 0)

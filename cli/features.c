@@ -28,7 +28,7 @@ static const char *const use[UBLK_F_NR_KNOWN] = {
 	[16] = "used: --metadata_size (mem, fault, null, loop)",
 	[17] = "used: stop --safe",
 	[18] = "used: --no_auto_part_scan",
-	[19] = "not used: no shared-memory buffers yet",
+	[19] = "used: --shmem_zc --htlb FILE",
 	[20] = "used: --io_desc_size",
 };
 

@@ -97,6 +97,7 @@ static const char kublk_help[] =
 	"      [--auto_zc_fallback] [-u] [-g] [-b] [-r 0|1] [-e 0|1] [-i 0|1]\n"
 	"      [--nthreads N] [--per_io_tasks] [--no_auto_part_scan] [--foreground]\n"
 	"      [--io_desc_size N] [--delay_us US] [--chunk_size BYTES]\n"
+	"      [--shmem_zc --htlb FILE [--rdonly_shmem_buf]]\n"
 	"      [integrity options] [FILE...]\n"
 	"  recover -n ID [the add options]   (sublk recovers from its saved options)\n"
 	"  del -n ID | -a, stop -n ID [--safe], quiesce -n ID,\n"
@@ -104,7 +105,7 @@ static const char kublk_help[] =
 	"  set_params [-q N] [-d N] [-u] [--zoned] [--param_types basic[,zoned]|none]\n"
 	"      [--logical_bs_shift N ...]   ADD_DEV, SET_PARAMS, DEL_DEV; no daemon\n"
 	"Accepted without effect: --quiet, --no_ublk_fixed_fd, --rotate_auto_buf.\n"
-	"Refused: --shmem_zc, --htlb, --rdonly_shmem_buf.\n";
+	"Refused: --shmem_zc without --htlb (no memfd socket).\n";
 
 static struct cli_cmd kublk_cmd = { "kublk", NULL, kublk_usage, kublk_help };
 
@@ -212,8 +213,9 @@ static void kublk_opt(struct kublk_args *a, int c)
 	case KO_PARAM_TYPES: param_types(a, optarg); break;
 	case KO_QUIET: case KO_NO_FIXED_FD: case KO_ROTATE:
 		break;	/* how kublk itself runs; sublk has no such choice */
-	case KO_SHMEM_ZC: case KO_HTLB: case KO_RDONLY_SHMEM:
-		die("shared-memory zero copy (UBLK_F_SHMEM_ZC, --shmem_zc, --htlb) is not supported by sublk yet");
+	case KO_SHMEM_ZC: a->shmem_zc = 1; break;
+	case KO_HTLB: a->htlb = optarg; break;
+	case KO_RDONLY_SHMEM: a->rdonly_shmem = 1; break;
 	case KO_IO_DESC_SIZE: a->io_desc_size = optarg; break;
 	case KO_INTEG_CAPABLE: case KO_INTEG_REFTAG:
 		integ_opt(a, c, NULL);

@@ -31,11 +31,13 @@ struct kublk_args {
 	const char *delay_us;		/* fault_inject */
 	const char *chunk_size;		/* stripe */
 	const char *io_desc_size;
+	const char *htlb;		/* --htlb (with --shmem_zc) */
 	const char *files[KUBLK_MAX_FILES];
 	int nr_files;
 	int all, foreground, safe;
 	int zc, auto_zc, auto_zc_fallback, user_copy, get_data, batch;
 	int recovery, fail_io, reissue, per_io, no_part_scan;
+	int shmem_zc, rdonly_shmem;
 	int die_during_fetch;
 	/* integrity, handed on as they are spelled */
 	const char *integ[6][2];

@@ -134,6 +134,14 @@ static void add_flags(struct argbuf *b, const struct kublk_args *a)
 		kublk_arg(b, "--io_desc_size");
 		kublk_arg(b, a->io_desc_size);
 	}
+	if (a->shmem_zc)
+		kublk_arg(b, "--shmem_zc");
+	if (a->htlb) {
+		kublk_arg(b, "--htlb");
+		kublk_arg(b, a->htlb);
+	}
+	if (a->rdonly_shmem)
+		kublk_arg(b, "--rdonly_shmem_buf");
 	if (a->debug_mask && kublk_num(a->debug_mask, ~0UL, "--debug_mask"))
 		kublk_arg(b, "-v");
 	for (i = 0; i < a->nr_integ; i++) {

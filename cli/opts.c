@@ -99,6 +99,9 @@ enum {
 	OPT_MAX_SEG_SIZE,
 	OPT_SEG_BOUNDARY,
 	OPT_IO_DESC_SIZE,
+	OPT_SHMEM_ZC,
+	OPT_HTLB,
+	OPT_RDONLY_SHMEM,
 };
 
 static const struct option add_longopts[] = {
@@ -155,6 +158,9 @@ static const struct option add_longopts[] = {
 	{ "max_segment_size",		1, NULL, OPT_MAX_SEG_SIZE },
 	{ "seg_boundary_mask",		1, NULL, OPT_SEG_BOUNDARY },
 	{ "io_desc_size",		1, NULL, OPT_IO_DESC_SIZE },
+	{ "shmem_zc",			0, NULL, OPT_SHMEM_ZC },
+	{ "htlb",			1, NULL, OPT_HTLB },
+	{ "rdonly_shmem_buf",		0, NULL, OPT_RDONLY_SHMEM },
 	{ "help",			0, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -292,6 +298,25 @@ static int opts_check_zoned(struct add_opts *o, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * --shmem_zc serves requests in place from the buffer --htlb names, which
+ * clients map too; without it there would be nothing to share.  A new
+ * daemon (recover) could not learn the index the driver gave the buffer.
+ */
+static int opts_check_shmem(const struct add_opts *o, char *err, size_t errlen)
+{
+	if (!(o->flags & UBLK_F_SHMEM_ZC)) {
+		if (o->htlb || o->rdonly_shmem)
+			return opt_err("--htlb and --rdonly_shmem_buf go with --shmem_zc");
+		return 0;
+	}
+	if (!o->htlb)
+		return opt_err("--shmem_zc needs --htlb FILE: the hugetlbfs or tmpfs file clients map to share their buffers");
+	if (o->flags & UBLK_F_USER_RECOVERY)
+		return opt_err("--shmem_zc and user recovery (-r 1) cannot be combined: a new daemon cannot take over the registered buffer");
+	return 0;
+}
+
 static int opts_check(struct add_opts *o, char *err, size_t errlen)
 {
 	uint64_t lbs = 1ULL << o->conf.lbs_shift;
@@ -318,7 +343,7 @@ static int opts_check(struct add_opts *o, char *err, size_t errlen)
 		return opt_err("--copy excludes --usercopy and --zerocopy: each picks the data path");
 	if (o->conf.fault && strcmp(o->conf.type, "fault"))
 		return opt_err("--fault goes with -t fault");
-	if (opts_check_stripe(o, err, errlen))
+	if (opts_check_stripe(o, err, errlen) || opts_check_shmem(o, err, errlen))
 		return -EINVAL;
 	if (!strcmp(o->conf.type, "nbd")) {
 		if (opts_check_nbd(o, err, errlen))
@@ -641,6 +666,20 @@ int opts_parse_add(int argc, char **argv, struct add_opts *o,
 			o->io_desc_size = (unsigned)v;
 			o->flags |= UBLK_F_IO_DESC_SIZE;
 			break;
+		case OPT_SHMEM_ZC:
+			o->flags |= UBLK_F_SHMEM_ZC;
+			break;
+		case OPT_HTLB:
+			if (opt_copy(o->htlb_buf, sizeof(o->htlb_buf), optarg,
+				     "--htlb", err, errlen))
+				return -EINVAL;
+			if (!o->htlb_buf[0])
+				return opt_err("--htlb needs a file");
+			o->htlb = o->htlb_buf;
+			break;
+		case OPT_RDONLY_SHMEM:
+			o->rdonly_shmem = 1;
+			break;
 		case 'h':
 			return 1;
 		case ':':
@@ -723,6 +762,14 @@ int opts_to_args(const struct add_opts *o, char bufs[OPTS_NUM_BUFS][24], char **
 		ARG("--unprivileged");
 	if (o->flags & UBLK_F_NO_AUTO_PART_SCAN)
 		ARG("--no_auto_part_scan");
+	if (o->flags & UBLK_F_SHMEM_ZC)
+		ARG("--shmem_zc");
+	if (o->htlb) {
+		ARG("--htlb");
+		ARG(o->htlb);
+	}
+	if (o->rdonly_shmem)
+		ARG("--rdonly_shmem_buf");
 	if (o->per_io)
 		ARG("--per_io_tasks");
 	if (o->nr_threads) {

@@ -28,6 +28,18 @@
 #define UBLK_CMD_UPDATE_SIZE		0x15
 #define UBLK_CMD_QUIESCE_DEV		0x16
 #define UBLK_CMD_TRY_STOP_DEV		0x17
+#define UBLK_CMD_REG_BUF		0x18	/* SHMEM_ZC: returns the buffer's index */
+#define UBLK_CMD_UNREG_BUF		0x19	/* SHMEM_ZC: data[0] = the index */
+
+/* UBLK_CMD_REG_BUF's payload (ctrl cmd addr/len): a shared mapping of ours */
+struct ublk_shmem_buf_reg {
+	uint64_t addr;		/* page-aligned address in the caller's memory */
+	uint32_t len;		/* page-aligned bytes */
+	uint32_t flags;		/* UBLK_SHMEM_BUF_* */
+};
+
+/* Pin without write access: the buffer can then serve only writes. */
+#define UBLK_SHMEM_BUF_READ_ONLY	(1U << 0)
 
 struct ublksrv_ctrl_cmd {
 	uint32_t dev_id;
@@ -176,6 +188,8 @@ struct ublksrv_ctrl_dev_info {
 #define UBLK_IO_F_NOUNMAP	(1U << 15)
 #define UBLK_IO_F_NEED_REG_BUF	(1U << 17)
 #define UBLK_IO_F_INTEGRITY	(1U << 18)	/* the request carries metadata */
+/* SHMEM_ZC: the data is in a registered buffer (ublk_shmem_zc_index) */
+#define UBLK_IO_F_SHMEM_ZC	(1U << 19)
 
 struct ublksrv_io_desc {
 	uint32_t op_flags;	/* op: bits 0-7, flags: bits 8-31 */
@@ -190,6 +204,21 @@ struct ublksrv_io_desc {
 static inline unsigned ublksrv_get_op(const struct ublksrv_io_desc *iod)
 {
 	return iod->op_flags & 0xff;
+}
+
+/*
+ * UBLK_IO_F_SHMEM_ZC: the descriptor's addr is no address but the place
+ * of the request's data: bits 0-31 the byte offset in the buffer, 32-47
+ * the buffer's index (what REG_BUF returned), 48-63 zero.
+ */
+static inline unsigned ublk_shmem_zc_index(uint64_t addr)
+{
+	return (unsigned)(addr >> 32) & 0xffff;
+}
+
+static inline uint32_t ublk_shmem_zc_offset(uint64_t addr)
+{
+	return (uint32_t)addr;
 }
 
 /* For UBLK_F_AUTO_BUF_REG: passed in the io command's addr */
@@ -293,6 +322,7 @@ _Static_assert(sizeof(struct ublksrv_ctrl_cmd) == 32, "ctrl cmd");
 _Static_assert(sizeof(struct ublksrv_ctrl_dev_info) == 64, "dev info");
 _Static_assert(sizeof(struct ublksrv_io_cmd) == 16, "io cmd");
 _Static_assert(sizeof(struct ublksrv_io_desc) == 24, "io desc");
+_Static_assert(sizeof(struct ublk_shmem_buf_reg) == 16, "shmem buf reg");
 _Static_assert(sizeof(struct ublk_param_basic) == 32, "basic params");
 _Static_assert(sizeof(struct ublk_param_discard) == 20, "discard params");
 _Static_assert(sizeof(struct ublk_param_integrity) == 16, "integrity params");

@@ -36,6 +36,7 @@ static const struct ctrl_op op_del_async = { UBLK_CMD_DEL_DEV_ASYNC, 1 };
 static const struct ctrl_op op_update_size = { UBLK_CMD_UPDATE_SIZE, 0 };
 static const struct ctrl_op op_quiesce = { UBLK_CMD_QUIESCE_DEV, 0 };
 static const struct ctrl_op op_try_stop = { UBLK_CMD_TRY_STOP_DEV, 0 };
+static const struct ctrl_op op_reg_buf = { UBLK_CMD_REG_BUF, 0 };
 
 static uint32_t ctrl_cmd_op(const struct ublk_ctrl *c, const struct ctrl_op *op)
 {
@@ -284,6 +285,18 @@ int ublk_ctrl_quiesce(struct ublk_ctrl *c, unsigned id, unsigned timeout_ms)
 int ublk_ctrl_update_size(struct ublk_ctrl *c, unsigned id, uint64_t sectors)
 {
 	return ctrl_simple(c, &op_update_size, id, sectors);
+}
+
+int ublk_ctrl_reg_buf(struct ublk_ctrl *c, unsigned id, void *addr,
+		      uint32_t len, uint32_t flags)
+{
+	struct ublk_shmem_buf_reg reg = {
+		.addr = (uint64_t)(uintptr_t)addr,
+		.len = len,
+		.flags = flags,
+	};
+
+	return ctrl_buf(c, &op_reg_buf, id, 0, &reg, sizeof(reg));
 }
 
 static const char *const feature_names[UBLK_F_NR_KNOWN] = {

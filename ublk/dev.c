@@ -566,6 +566,7 @@ void ublk_dev_join_queues(struct ublk_dev *d)
 		pthread_join(d->threads[i].thread, NULL);
 	d->threads_started = 0;
 	dev_unmap_queues(d);
+	ublk_dev_shmem_release(d);
 	if (d->cdev_fd >= 0)
 		close(d->cdev_fd);
 	d->cdev_fd = -1;

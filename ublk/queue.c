@@ -283,7 +283,7 @@ static void queue_commit(struct ublk_queue *q, unsigned tag, int result)
 	/* USER_COPY: hand the read data (and metadata) over before committing */
 	if ((q->mode & UBLK_QMODE_USER_COPY) && gives_data(op) && result > 0) {
 		ret = 0;
-		if (queue_copies(q))
+		if (queue_copies(q) && !(io->flags & UBLK_IO_SHMEM))
 			ret = user_copy(q, tag, 1, io->buf, (size_t)result, 0);
 		/* as much metadata as data: a short read has less */
 		if (!ret && ublk_queue_meta(q, tag, &mlen))
@@ -318,8 +318,45 @@ static void queue_commit(struct ublk_queue *q, unsigned tag, int result)
 		queue_io_cmd(q, tag, UBLK_IO_COMMIT_AND_FETCH_REQ, result);
 }
 
-/* Hand request @tag to the backend, its data reachable. */
-static void queue_serve_backend(struct ublk_queue *q, unsigned tag)
+/*
+ * SHMEM_ZC: where in our mapping of a shared buffer request @tag's data
+ * is, or NULL if the descriptor names no place the request fits in (or a
+ * read-only buffer for data to be written into).
+ */
+static void *shmem_data(const struct ublk_queue *q,
+			const struct ublksrv_io_desc *iod)
+{
+	const struct ublk_dev *d = q->dev;
+	unsigned idx = ublk_shmem_zc_index(iod->addr), i;
+	uint64_t off = ublk_shmem_zc_offset(iod->addr);
+	uint64_t len = (uint64_t)iod->nr_sectors << 9;
+
+	if (iod->addr >> 48 || !has_data(ublksrv_get_op(iod)))
+		return NULL;
+	for (i = 0; i < d->nr_shmem; i++) {
+		const struct ublk_shmem *s = &d->shmem[i];
+
+		if (s->index != idx)
+			continue;
+		if (off + len > s->len ||
+		    (s->read_only && ublksrv_get_op(iod) != UBLK_IO_OP_WRITE))
+			return NULL;
+		return s->base + off;
+	}
+	return NULL;
+}
+
+/* What queue_io gets for @tag's data: its buffer, or NULL (see target.h). */
+static void *queue_data_buf(const struct ublk_queue *q, unsigned tag)
+{
+	if ((q->mode & UBLK_QMODE_ZERO_COPY) ||
+	    ((q->mode & UBLK_QMODE_USER_COPY) && q->backend->user_copy))
+		return NULL;
+	return q->ios[tag].buf;
+}
+
+/* Hand request @tag to the backend, its data reachable at @buf. */
+static void queue_serve_backend(struct ublk_queue *q, unsigned tag, void *buf)
 {
 	const struct ublksrv_io_desc *iod = ublk_queue_desc(q, tag);
 	struct ublk_io *io = &q->ios[tag];
@@ -327,12 +364,10 @@ static void queue_serve_backend(struct ublk_queue *q, unsigned tag)
 	unsigned before;
 	int ret;
 
-	io->flags = (io->flags & UBLK_IO_BUF_REGISTERED) | UBLK_IO_IN_BACKEND;
+	io->flags = (io->flags & (UBLK_IO_BUF_REGISTERED | UBLK_IO_SHMEM)) |
+		    UBLK_IO_IN_BACKEND;
 	before = io->tgt_inflight;
-	ret = b->ops->queue_io(b, q, tag, iod,
-			       (q->mode & UBLK_QMODE_ZERO_COPY) ||
-			       ((q->mode & UBLK_QMODE_USER_COPY) && b->user_copy) ?
-			       NULL : io->buf);
+	ret = b->ops->queue_io(b, q, tag, iod, buf);
 	if (io->tgt_inflight != before)
 		TRACE(q, "sublk: dev %u q %u tag %u backend issue %u sqe\n",
 		      q->dev->dev_id, q->q_id, tag, io->tgt_inflight - before);
@@ -346,6 +381,7 @@ void queue_serve(struct ublk_queue *q, unsigned tag)
 	struct ublk_io *io = &q->ios[tag];
 	unsigned op = ublksrv_get_op(iod);
 	unsigned len = iod->nr_sectors << 9;
+	void *shm = NULL;
 	size_t mlen;
 	int ret;
 
@@ -359,9 +395,20 @@ void queue_serve(struct ublk_queue *q, unsigned tag)
 	STAT_ADD(io->t->served, 1);
 	io->flags = 0;		/* ours; with the target once queue_io has it */
 
+	/* SHMEM_ZC: the data is in a buffer we share, to be served in place */
+	if (iod->op_flags & UBLK_IO_F_SHMEM_ZC) {
+		shm = shmem_data(q, iod);
+		if (!shm) {
+			log_err("queue %u tag %u: shared buffer 0x%llx holds no %u bytes",
+				q->q_id, tag, (unsigned long long)iod->addr, len);
+			queue_commit(q, tag, -EIO);
+			return;
+		}
+		io->flags = UBLK_IO_SHMEM;
+	}
 	if ((q->mode & UBLK_QMODE_USER_COPY) && takes_data(op)) {
 		ret = 0;
-		if (queue_copies(q))
+		if (queue_copies(q) && !shm)
 			ret = user_copy(q, tag, 0, io->buf, len, 0);
 		if (!ret && ublk_queue_meta(q, tag, &mlen))
 			ret = user_copy(q, tag, 0, io->meta, mlen, 1);
@@ -375,14 +422,14 @@ void queue_serve(struct ublk_queue *q, unsigned tag)
 	 * (slot tag) for the backend's fixed-buffer I/O: by the kernel
 	 * itself with AUTO_BUF_REG, unless it asks us to (NEED_REG_BUF).
 	 */
-	if ((q->mode & UBLK_QMODE_ZERO_COPY) && has_data(op) &&
+	if ((q->mode & UBLK_QMODE_ZERO_COPY) && has_data(op) && !shm &&
 	    (!(q->mode & UBLK_QMODE_AUTO_REG) ||
 	     (iod->op_flags & UBLK_IO_F_NEED_REG_BUF))) {
 		if (!queue_io_cmd(q, tag, UBLK_IO_REGISTER_IO_BUF, 0))
 			queue_commit(q, tag, -EBUSY);
 		return;		/* served when the registration completes */
 	}
-	queue_serve_backend(q, tag);
+	queue_serve_backend(q, tag, shm ? shm : queue_data_buf(q, tag));
 }
 
 int ublk_queue_complete(struct ublk_queue *q, unsigned tag, int result)
@@ -456,7 +503,7 @@ static void queue_buf_cmd_done(struct ublk_queue *q, unsigned tag, unsigned op,
 		return;
 	}
 	io->flags |= UBLK_IO_BUF_REGISTERED;
-	queue_serve_backend(q, tag);
+	queue_serve_backend(q, tag, NULL);
 }
 
 /* A CQE of FETCH_REQ, COMMIT_AND_FETCH_REQ or NEED_GET_DATA for @tag. */

@@ -66,6 +66,12 @@ int ublk_ctrl_start_recovery(struct ublk_ctrl *c, unsigned id);
 int ublk_ctrl_end_recovery(struct ublk_ctrl *c, unsigned id, pid_t pid);
 int ublk_ctrl_quiesce(struct ublk_ctrl *c, unsigned id, unsigned timeout_ms);
 int ublk_ctrl_update_size(struct ublk_ctrl *c, unsigned id, uint64_t sectors);
+/*
+ * SHMEM_ZC: pin @len bytes of our shared mapping at @addr (both page
+ * aligned) for device @id; the buffer's index, or -errno.
+ */
+int ublk_ctrl_reg_buf(struct ublk_ctrl *c, unsigned id, void *addr,
+		      uint32_t len, uint32_t flags);
 
 /* Names for flags and states, for list and features. */
 const char *ublk_feature_name(unsigned bit);
@@ -92,6 +98,7 @@ struct ublk_io {
 #define UBLK_IO_IN_BACKEND	(1U << 1)	/* queue_io has it, not yet committed */
 #define UBLK_IO_DONE		(1U << 2)	/* aborted: never re-issued */
 #define UBLK_IO_BUF_REGISTERED	(1U << 3)	/* we put its pages in the buffer table */
+#define UBLK_IO_SHMEM		(1U << 4)	/* its data is in a shared buffer */
 
 /* Counters, added to with relaxed atomics: per-I/O threads share a queue. */
 struct ublk_queue_stats {
@@ -209,6 +216,16 @@ struct ublk_switches {
 /* Start @t; it reports on t->dev->event_fd as its state changes. */
 int ublk_thread_start(struct ublk_thread *t);
 
+/* A buffer shared with clients, registered with the driver (SHMEM_ZC). */
+struct ublk_shmem {
+	char *base;		/* our mapping */
+	size_t len;
+	unsigned index;		/* the driver's: descriptors name it */
+	int read_only;		/* mapped and pinned read-only: serves writes only */
+};
+
+#define UBLK_SHMEM_MAX	4
+
 struct ublk_dev {
 	struct ublksrv_ctrl_dev_info info;
 	struct ublk_params params;
@@ -230,6 +247,8 @@ struct ublk_dev {
 	struct ublk_switches sw;
 	int io_flusher;		/* PR_SET_IO_FLUSHER on the threads that serve I/O */
 	int trace_fd;		/* trace_marker for --trace-marker, or -1 */
+	struct ublk_shmem shmem[UBLK_SHMEM_MAX];
+	unsigned nr_shmem;
 	char err[256];		/* why the last step failed */
 };
 
@@ -266,6 +285,15 @@ void ublk_dev_join_queues(struct ublk_dev *d);
  * names @point: after_add, queue_setup, before_start.
  */
 void ublk_test_die_point(const struct ublk_dev *d, const char *point);
+/*
+ * SHMEM_ZC (shmem.c): map the file @fd (hugetlbfs or tmpfs: pages the
+ * driver can pin) shared and register it, before the queues start.
+ * Requests whose data lies in it are then served in place.  @read_only:
+ * mapped and pinned read-only, it serves writes only.
+ */
+int ublk_dev_shmem_add(struct ublk_dev *d, int fd, int read_only);
+/* Unmap them (ublk_dev_join_queues does); the driver unpins at DEL_DEV. */
+void ublk_dev_shmem_release(struct ublk_dev *d);
 /* Undo ublk_dev_add: stop, join, DEL_DEV; used on setup failure and exit. */
 void ublk_dev_destroy(struct ublk_dev *d);
 
