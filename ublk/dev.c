@@ -533,8 +533,9 @@ void ublk_dev_dump(const struct ublk_dev *d, int fd)
 		for (op = 0; op < nr_ops; op++)
 			dprintf(fd, " %s %llu", op_names[op],
 				(unsigned long long)stat_load(&q->stats.errors[op]));
-		dprintf(fd, "\n  bytes %llu\n",
-			(unsigned long long)stat_load(&q->stats.bytes));
+		dprintf(fd, "\n  bytes %llu, in shared buffers %llu requests\n",
+			(unsigned long long)stat_load(&q->stats.bytes),
+			(unsigned long long)stat_load(&q->stats.shmem));
 		for (t = 0; t < q->depth; t++)
 			dump_tag(q, t, fd);
 	}

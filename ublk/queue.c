@@ -405,6 +405,7 @@ void queue_serve(struct ublk_queue *q, unsigned tag)
 			return;
 		}
 		io->flags = UBLK_IO_SHMEM;
+		STAT_ADD(q->stats.shmem, 1);
 	}
 	if ((q->mode & UBLK_QMODE_USER_COPY) && takes_data(op)) {
 		ret = 0;

@@ -105,6 +105,7 @@ struct ublk_queue_stats {
 	uint64_t reqs[8];	/* by ublk_stat_slot() of the op */
 	uint64_t bytes;
 	uint64_t errors[8];
+	uint64_t shmem;		/* requests served in place (SHMEM_ZC) */
 };
 
 /* The ops up to WRITE_ZEROES count as themselves; zone ops in two slots. */
