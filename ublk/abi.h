@@ -31,12 +31,18 @@
 #define UBLK_CMD_REG_BUF		0x18	/* SHMEM_ZC: returns the buffer's index */
 #define UBLK_CMD_UNREG_BUF		0x19	/* SHMEM_ZC: data[0] = the index */
 
-/* UBLK_CMD_REG_BUF's payload (ctrl cmd addr/len): a shared mapping of ours */
+/*
+ * UBLK_CMD_REG_BUF's payload (ctrl cmd addr/len): a shared mapping of
+ * ours.  The layout of released kernels (7.3); 7.1's merge-window header
+ * had a 32-bit len and no reserved field.
+ */
 struct ublk_shmem_buf_reg {
 	uint64_t addr;		/* page-aligned address in the caller's memory */
-	uint32_t len;		/* page-aligned bytes */
+	uint64_t len;		/* page-aligned bytes, at most 4 GiB */
 	uint32_t flags;		/* UBLK_SHMEM_BUF_* */
+	uint32_t reserved;
 };
+#define UBLK_SHMEM_BUF_SIZE_MAX		(1ULL << 32)
 
 /* Pin without write access: the buffer can then serve only writes. */
 #define UBLK_SHMEM_BUF_READ_ONLY	(1U << 0)
@@ -322,7 +328,7 @@ _Static_assert(sizeof(struct ublksrv_ctrl_cmd) == 32, "ctrl cmd");
 _Static_assert(sizeof(struct ublksrv_ctrl_dev_info) == 64, "dev info");
 _Static_assert(sizeof(struct ublksrv_io_cmd) == 16, "io cmd");
 _Static_assert(sizeof(struct ublksrv_io_desc) == 24, "io desc");
-_Static_assert(sizeof(struct ublk_shmem_buf_reg) == 16, "shmem buf reg");
+_Static_assert(sizeof(struct ublk_shmem_buf_reg) == 24, "shmem buf reg");
 _Static_assert(sizeof(struct ublk_param_basic) == 32, "basic params");
 _Static_assert(sizeof(struct ublk_param_discard) == 20, "discard params");
 _Static_assert(sizeof(struct ublk_param_integrity) == 16, "integrity params");

@@ -288,7 +288,7 @@ int ublk_ctrl_update_size(struct ublk_ctrl *c, unsigned id, uint64_t sectors)
 }
 
 int ublk_ctrl_reg_buf(struct ublk_ctrl *c, unsigned id, void *addr,
-		      uint32_t len, uint32_t flags)
+		      uint64_t len, uint32_t flags)
 {
 	struct ublk_shmem_buf_reg reg = {
 		.addr = (uint64_t)(uintptr_t)addr,

@@ -23,12 +23,6 @@
 
 #define dev_err(d, ...) snprintf((d)->err, sizeof((d)->err), __VA_ARGS__)
 
-/* The largest buffer REG_BUF takes: its length is 32 bits of whole pages. */
-static uint64_t shmem_max_len(size_t pg)
-{
-	return (uint64_t)UINT32_MAX / pg * pg;
-}
-
 int ublk_dev_shmem_add(struct ublk_dev *d, int fd, int read_only)
 {
 	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
@@ -54,7 +48,7 @@ int ublk_dev_shmem_add(struct ublk_dev *d, int fd, int read_only)
 	if (!S_ISREG(st.st_mode) || st.st_size <= 0 ||
 	    (uint64_t)st.st_size % pg || (st.st_blksize > 0 &&
 	    (uint64_t)st.st_size % (uint64_t)st.st_blksize) ||
-	    (uint64_t)st.st_size > shmem_max_len(pg)) {
+	    (uint64_t)st.st_size > UBLK_SHMEM_BUF_SIZE_MAX) {
 		dev_err(d, "shared buffer: need a regular file of whole (huge) pages, at most 4 GiB; it has %lld bytes",
 			(long long)st.st_size);
 		return -EINVAL;
@@ -68,7 +62,7 @@ int ublk_dev_shmem_add(struct ublk_dev *d, int fd, int read_only)
 		return ret;
 	}
 	ret = ublk_ctrl_reg_buf(d->ctrl, d->info.dev_id, base,
-				(uint32_t)st.st_size,
+				(uint64_t)st.st_size,
 				read_only ? UBLK_SHMEM_BUF_READ_ONLY : 0);
 	if (ret < 0) {
 		dev_err(d, "REG_BUF (%lld bytes): %s", (long long)st.st_size,

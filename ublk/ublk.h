@@ -71,7 +71,7 @@ int ublk_ctrl_update_size(struct ublk_ctrl *c, unsigned id, uint64_t sectors);
  * aligned) for device @id; the buffer's index, or -errno.
  */
 int ublk_ctrl_reg_buf(struct ublk_ctrl *c, unsigned id, void *addr,
-		      uint32_t len, uint32_t flags);
+		      uint64_t len, uint32_t flags);
 
 /* Names for flags and states, for list and features. */
 const char *ublk_feature_name(unsigned bit);
