@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: MIT
 # Shared-memory zero copy (--shmem_zc --htlb FILE, Linux 7.1): sublk and
 # fio map the same hugetlbfs file; fio's O_DIRECT I/O from it reaches the
-# backend in place.  fio verify over mem (user copy), loop (zero copy and
-# --copy) and loop with --rdonly_shmem_buf (writes in place, reads copied);
+# backend in place.  fio verify over mem (user copy), loop (each data
+# path) and loop with --rdonly_shmem_buf (writes in place, reads copied);
 # `sublk dump` counts the requests served from the shared buffer, which
 # must be most of them; what loop wrote in place is in its backing file
 # (checksums).  Bad input gets one line and leaves no device.
@@ -97,15 +97,19 @@ in_place "$id" shm-mem 90
 sublk_del "$id"
 echo "ok mem: fio verify from the shared buffer"
 
-# loop: the path add picks (zero copy on 7.x), then the copy path; what was
-# written in place must be in the backing file
+# loop: the path add picks (zero copy, the kernel registering buffers),
+# zero copy with sublk registering them, user copy and the copy path; what
+# was written in place must be in the backing file
 img=$TEST_TMP/shm.img
-for path in "" "--copy"; do
+for path in "" "-z" "--usercopy" "--copy"; do
 	truncate -s 0 "$img"
 	truncate -s 64M "$img"
+	# -z: REGISTER_IO_BUF by sublk, not the kernel's automatic registration
+	manual=
+	[ "$path" = -z ] && manual=1
 	# shellcheck disable=SC2086 # no word or one
-	id=$(sublk_add -t loop -f "$img" --shmem_zc --htlb "$buf" $path) ||
-		fail "add loop $path failed"
+	id=$(SUBLK_NO_AUTO_BUF_REG=$manual sublk_add -t loop -f "$img" --shmem_zc \
+		--htlb "$buf" $path) || fail "add loop $path failed"
 	shm_verify "$id" "shm-loop$path"
 	in_place "$id" "shm-loop$path" 90
 	sum=$(dd if=/dev/ublkb$id bs=1M iflag=direct status=none | md5sum)
