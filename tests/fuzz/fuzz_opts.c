@@ -35,7 +35,7 @@ static int same_files(const struct add_opts *a, const struct add_opts *b)
 	return same_str(a->conf.meta_file, b->conf.meta_file, 0);
 }
 
-/* The options added with zoned, integrity, --copy and kublk's limits. */
+/* The options added with zoned, integrity, --copy, kublk's limits and shmem. */
 static int same_more(const struct add_opts *a, const struct add_opts *b)
 {
 	const struct backend_integrity *x = &a->conf.integrity, *y = &b->conf.integrity;
@@ -51,7 +51,8 @@ static int same_more(const struct add_opts *a, const struct add_opts *b)
 	       a->conf.dma_align == b->conf.dma_align &&
 	       a->conf.max_segments == b->conf.max_segments &&
 	       a->conf.max_segment_size == b->conf.max_segment_size &&
-	       a->conf.seg_boundary_mask == b->conf.seg_boundary_mask;
+	       a->conf.seg_boundary_mask == b->conf.seg_boundary_mask &&
+	       same_str(a->htlb, b->htlb, 0) && a->rdonly_shmem == b->rdonly_shmem;
 }
 
 static int same(const struct add_opts *a, const struct add_opts *b)

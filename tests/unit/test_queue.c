@@ -31,6 +31,7 @@ static struct fake_target {
 	char rbuf[8];
 	int inited, exited;
 	unsigned notag_at_exit;		/* tagless SQEs in flight at queue_exit */
+	void *buf;			/* the buffer queue_io got last */
 } ft;
 
 static int fake_queue_io(struct backend *b, struct ublk_queue *q, unsigned tag,
@@ -38,6 +39,7 @@ static int fake_queue_io(struct backend *b, struct ublk_queue *q, unsigned tag,
 {
 	if (ft.nr_served < 16)
 		ft.served[ft.nr_served++] = tag;
+	ft.buf = buf;
 	return ft.queue_io_ret;
 }
 
@@ -398,6 +400,71 @@ static void test_cqe_checks(void)
 	fixture_exit();
 }
 
+/* ---- shared-memory zero copy ---- */
+
+/* A fetch CQE for @tag holding @op_flags at @addr; the one SQE it made. */
+static struct io_uring_sqe shmem_fetch(unsigned tag, unsigned op_flags,
+				       uint64_t addr)
+{
+	struct io_uring_sqe sqes[4];
+
+	f.descs[tag] = (struct ublksrv_io_desc){
+		.op_flags = op_flags, .nr_sectors = 2, .addr = addr,
+	};
+	cqe_in(ublk_user_data(0, tag, UBLK_IO_FETCH_REQ, 0, 0), UBLK_IO_RES_OK, 0);
+	REQUIRE(take_sqes(sqes, 4) == 1);
+	return sqes[0];
+}
+
+static int sqe_result(const struct io_uring_sqe *sqe)
+{
+	return ((const struct ublksrv_io_cmd *)sqe->cmd)->result;
+}
+
+static void test_shmem(void)
+{
+	static char shared[8192], rdonly[4096];
+	const unsigned zc = UBLK_IO_F_SHMEM_ZC;
+	struct io_uring_sqe sqe;
+
+	/* zero copy: a request of the flag is served in place, unregistered */
+	fixture_init(&fake_ops, UBLK_QMODE_ZERO_COPY, 1);
+	f.d.shmem[0] = (struct ublk_shmem){ shared, sizeof(shared), 3, 0 };
+	f.d.shmem[1] = (struct ublk_shmem){ rdonly, sizeof(rdonly), 4, 1 };
+	f.d.nr_shmem = 2;
+	f.t.cmd_inflight = DEPTH;
+	ft.queue_io_ret = 1024;
+	sqe = shmem_fetch(1, UBLK_IO_OP_WRITE | zc, 3ULL << 32 | 4096);
+	CHECK(ft.buf == shared + 4096);
+	CHECK_EQ(user_data_op(sqe.user_data), UBLK_IO_COMMIT_AND_FETCH_REQ);
+	CHECK_EQ(sqe_result(&sqe), 1024);
+	sqe = shmem_fetch(2, UBLK_IO_OP_WRITE | zc, 4ULL << 32);
+	CHECK(ft.buf == rdonly);
+	sqe = shmem_fetch(3, UBLK_IO_OP_READ | zc, 3ULL << 32 | 7168);	/* its last bytes */
+	CHECK(ft.buf == shared + 7168);
+	CHECK_EQ(sqe_result(&sqe), 1024);
+	CHECK_EQ(f.q.stats.shmem, 3);
+	CHECK_EQ(ft.nr_served, 3);
+
+	/* past the end, no such buffer, reserved bits, a read into a read-only one */
+	sqe = shmem_fetch(3, UBLK_IO_OP_WRITE | zc, 3ULL << 32 | 7680);
+	CHECK_EQ(sqe_result(&sqe), -EIO);
+	sqe = shmem_fetch(3, UBLK_IO_OP_WRITE | zc, 5ULL << 32);
+	CHECK_EQ(sqe_result(&sqe), -EIO);
+	sqe = shmem_fetch(3, UBLK_IO_OP_WRITE | zc, 1ULL << 48 | 3ULL << 32);
+	CHECK_EQ(sqe_result(&sqe), -EIO);
+	sqe = shmem_fetch(3, UBLK_IO_OP_READ | zc, 4ULL << 32);
+	CHECK_EQ(sqe_result(&sqe), -EIO);
+	CHECK_EQ(logged("holds no 1024 bytes"), 4);
+	CHECK_EQ(ft.nr_served, 3);
+
+	/* without the flag, the queue's own path: its pages registered first */
+	sqe = shmem_fetch(5, UBLK_IO_OP_READ, 0);
+	CHECK_EQ(user_data_op(sqe.user_data), UBLK_IO_REGISTER_IO_BUF);
+	CHECK_EQ(ft.nr_served, 3);
+	fixture_exit();
+}
+
 /* ---- batch I/O ---- */
 
 static uint64_t commit_ud(unsigned buf)
@@ -675,6 +742,7 @@ int main(void)
 	test_tgt_event_multishot();
 	test_complete_checks();
 	test_cqe_checks();
+	test_shmem();
 	test_batch_commit();
 	test_batch_fetch();
 	test_thread_stops();
