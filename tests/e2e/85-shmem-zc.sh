@@ -6,16 +6,18 @@
 # path) and loop with --rdonly_shmem_buf (writes in place, reads copied);
 # `sublk dump` counts the requests served from the shared buffer, which
 # must be most of them; what loop wrote in place is in its backing file
-# (checksums).  Bad input gets one line and leaves no device.
+# (checksums).  A tmpfs file serves too (a python client: fio would
+# truncate it).  Bad input gets one line and leaves no device.
 # timeout: 1200
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-dev.sh"
-need_cmd fio fallocate md5sum
+need_cmd fio fallocate md5sum python3
 need_feature SHMEM_ZC 7.1
 grep -qw hugetlbfs /proc/filesystems || skip "no hugetlbfs in this kernel"
 
 mnt=$TEST_TMP/htlb
 buf=$mnt/buf
+tmnt=$TEST_TMP/tmpfs
 old_hp=$(cat /proc/sys/vm/nr_hugepages)
 
 test_cleanup() {
@@ -25,8 +27,9 @@ test_cleanup() {
 		"$SUBLK" del -n "$id" 2> /dev/null
 		_forget devs "$id"
 	done
-	rm -f "$buf" "$mnt/empty"
+	rm -f "$buf" "$mnt/empty" "$tmnt/buf"
 	mountpoint -q "$mnt" && umount "$mnt"
+	mountpoint -q "$tmnt" && umount "$tmnt"
 	echo "$old_hp" > /proc/sys/vm/nr_hugepages
 }
 
@@ -133,3 +136,30 @@ echo "rdonly: $n requests in place, $w writes"
 	fail "read-only buffer: $n requests in place for $w writes"
 sublk_del "$id"
 echo "ok loop --rdonly_shmem_buf: writes in place, reads copied, fio verify"
+
+# tmpfs: a client of its own (fio would truncate the file) writes 1 MiB
+# from the mapping with O_DIRECT and reads it back into another part
+mkdir -p "$tmnt"
+mount -t tmpfs none "$tmnt" || fail "cannot mount tmpfs"
+fallocate -l 4M "$tmnt/buf" || fail "cannot give the tmpfs file 4 MiB"
+id=$(sublk_add -t mem -s 16M --shmem_zc --htlb "$tmnt/buf") || fail "add mem on tmpfs failed"
+python3 - "/dev/ublkb$id" "$tmnt/buf" <<'EOF' || fail "tmpfs: the data read back differs"
+import mmap, os, random, sys
+
+mib = 1 << 20
+fd = os.open(sys.argv[2], os.O_RDWR)
+mm = mmap.mmap(fd, 4 * mib, mmap.MAP_SHARED)
+view = memoryview(mm)
+dev = os.open(sys.argv[1], os.O_RDWR | os.O_DIRECT)
+data = random.Random(85).randbytes(mib)
+mm[0:mib] = data
+assert os.pwritev(dev, [view[0:mib]], 4 * mib) == mib
+mm[mib:2 * mib] = bytes(mib)
+assert os.preadv(dev, [view[mib:2 * mib]], 4 * mib) == mib
+sys.exit(0 if mm[mib:2 * mib] == data else 1)
+EOF
+n=$(served "$id")
+echo "tmpfs: $n requests in place"
+[ "$n" -ge 2 ] || fail "tmpfs: only $n requests served from the shared buffer"
+sublk_del "$id"
+echo "ok mem on tmpfs: 1 MiB written and read back in place"
