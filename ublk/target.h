@@ -228,6 +228,12 @@ struct io_uring_sqe *ublk_queue_get_sqe(struct ublk_queue *q, unsigned tag,
  * (let its io_done() return the result instead).
  */
 int ublk_queue_complete(struct ublk_queue *q, unsigned tag, int result);
+/*
+ * SQEs that ublk_queue_get_sqe() can hand out for the queue's one thread
+ * before its ring must be submitted: room for a chain of linked SQEs,
+ * which must reach the kernel in one submission.
+ */
+unsigned ublk_queue_sq_space(const struct ublk_queue *q);
 /* The queue's id (0 .. queues - 1) and depth (its tags are 0 .. depth - 1). */
 unsigned ublk_queue_id(const struct ublk_queue *q);
 unsigned ublk_queue_depth(const struct ublk_queue *q);
