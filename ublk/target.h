@@ -84,6 +84,11 @@ struct backend_conf {
 	unsigned lbs_shift;	/* logical block size shift, 9..12 */
 	unsigned nr_queues;	/* -q: for targets with per-queue connections */
 	int zero_copy;		/* -z: queue_io gets no buffer */
+	/*
+	 * add picks zero copy if the target declares it its fastest path
+	 * (BACKEND_AUTO_ZERO_COPY), so open() may set up for it already
+	 */
+	int auto_zero_copy;
 	/* nbd: the server (--unix, or --host and --port) and the export */
 	const char *nbd_unix;
 	const char *nbd_host;
