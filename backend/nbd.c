@@ -116,8 +116,9 @@ static int nbd_open(struct backend *b)
 	dev->timeout_ms = (conf->nbd_timeout ? conf->nbd_timeout : NBD_TIMEOUT_DEFAULT) * 1000;
 	dev->nr_queues = conf->nr_queues ? conf->nr_queues : 1;
 	dev->conns_per_queue = conf->nbd_conns ? conf->nbd_conns : 1;
-	dev->zero_copy = conf->zero_copy;
-	dev->hs_flags = conf->zero_copy ? NBD_HS_F_NO_STRUCTURED : 0;
+	/* add's pick is made before the handshake: it depends on it */
+	dev->zero_copy = conf->zero_copy || conf->auto_zero_copy;
+	dev->hs_flags = dev->zero_copy ? NBD_HS_F_NO_STRUCTURED : 0;
 	n = dev->nr_queues * dev->conns_per_queue;
 	dev->fds = malloc(n * sizeof(*dev->fds));
 	dev->queues = calloc(dev->nr_queues, sizeof(*dev->queues));
@@ -158,6 +159,8 @@ static int nbd_open(struct backend *b)
 		goto err;
 	b->fd = -1;
 	b->zero_copy = 1;	/* WRITE_FIXED and READ_FIXED on the socket */
+	/* no copy at all, the socket I/O on the requests' pages */
+	b->auto_path = BACKEND_AUTO_ZERO_COPY;
 	b->priv = dev;
 	return 0;
 err:

@@ -104,6 +104,7 @@ static void conn_requeue(struct nbd_conn *c)
 
 	c->head = c->tail = NBD_NO_TAG;
 	c->batch = 0;
+	c->chain = 0;
 	for (tag = 0; tag < nq->depth; tag++) {
 		io = &nq->ios[tag];
 		if (io->conn != c->idx ||
@@ -300,12 +301,8 @@ void nbd_conn_event(struct nbd_conn *c, unsigned op, int res)
 		if (op == NBD_OP_RECV) {
 			c->receiving = 0;
 			nbd_recv_done(c, res);
-		} else if (op == NBD_OP_SEND && res > 0) {
-			nbd_send_done(c, res);
 		} else if (op == NBD_OP_SEND) {
-			c->sending = 0;
-			nbd_conn_lost(c, res == -ECANCELED ? LOG_DEBUG : LOG_WARN,
-				  "send: %s", res ? strerror(-res) : "nothing sent");
+			nbd_send_cqe(c, res);
 		}
 		break;
 	case NBD_CONN_CONNECTING:
@@ -316,7 +313,8 @@ void nbd_conn_event(struct nbd_conn *c, unsigned op, int res)
 		hs_event(c, op, res);
 		break;
 	case NBD_CONN_CLOSING:
-		if (op == NBD_OP_SEND)
+		/* the send is over once its chain's last CQE is in */
+		if (op == NBD_OP_SEND && (!c->chain || !--c->chain))
 			c->sending = 0;
 		else if (op == NBD_OP_RECV)
 			c->receiving = 0;

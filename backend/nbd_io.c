@@ -3,11 +3,12 @@
  * The nbd target's transmission on a connection that is up (see
  * nbd_target.h and nbd_conn.c): requests out, replies in.
  *
- * Sending: a connection's requests wait on its send list; one sendmsg at a
- * time carries the first NBD_SEND_BATCH of them (header, and a write's
- * payload straight from the request's buffer; in zero copy the payload
- * follows by itself, WRITE_FIXED).  A short send leaves the rest at the
- * head of the list for the next one.  A request leaves the list once all
+ * Sending: a connection's requests wait on its send list; one send at a
+ * time carries the first NBD_SEND_BATCH of them: a sendmsg of headers and
+ * writes' payloads straight from the requests' buffers; in zero copy a
+ * chain of linked SQEs, the sendmsg of the headers up to a write's then
+ * its payload by WRITE_FIXED, and so on.  A short send leaves the rest at
+ * the head of the list for the next one.  A request leaves the list once all
  * of it went out; a reply that comes before its send's CQE is kept until
  * then, so no request is finished while a send in flight still points
  * into it.
@@ -28,28 +29,98 @@
 
 /* ---- sending ---- */
 
-static uint32_t io_wire_len(const struct nbd_io *io)
+/* The send chain being built by nbd_send_kick(). */
+struct chain {
+	struct io_uring_sqe *last;	/* its last SQE; NULL: none yet */
+	unsigned first, n;		/* c->iov[first .. n): the next sendmsg's */
+	unsigned nmsg;			/* c->msg used */
+};
+
+/* The chain's next SQE, linked after its last. */
+static struct io_uring_sqe *chain_sqe(struct nbd_conn *c, struct chain *ch)
 {
-	return NBD_REQ_SIZE + (io->req.type == NBD_CMD_WRITE ? io->req.len : 0);
+	struct io_uring_sqe *sqe = nbd_conn_sqe(c, NBD_OP_SEND);
+
+	/* nbd_send_kick() made sure of the room: no NULL here */
+	if (ch->last)
+		ch->last->flags |= IOSQE_IO_LINK;
+	ch->last = sqe;
+	c->chain++;
+	return sqe;
+}
+
+/* The iovecs gathered since the chain's last sendmsg, as one more. */
+static void chain_sendmsg(struct nbd_conn *c, struct chain *ch)
+{
+	struct msghdr *msg = &c->msg[ch->nmsg];
+
+	if (ch->first == ch->n)
+		return;
+	ch->nmsg++;
+	memset(msg, 0, sizeof(*msg));
+	msg->msg_iov = c->iov + ch->first;
+	msg->msg_iovlen = ch->n - ch->first;
+	/* all of it, or a failure that cuts the chain: WAITALL */
+	uring_prep_sendmsg(chain_sqe(c, ch), c->fd, msg,
+			   MSG_NOSIGNAL | MSG_WAITALL);
+	ch->first = ch->n;
 }
 
 /*
- * Zero copy: the rest of write @io's payload, from its registered pages,
- * as the connection's one send.
+ * Zero copy: the rest of write @io's payload, from its registered pages
+ * at offset @done, after its header in the chain.
  */
-static void send_fixed(struct nbd_conn *c, struct io_uring_sqe *sqe,
-		       struct nbd_io *io)
+static void chain_fixed(struct nbd_conn *c, struct chain *ch,
+			struct nbd_io *io, uint32_t done)
 {
-	uint32_t done = io->off - NBD_REQ_SIZE;
+	struct io_uring_sqe *sqe;
 
-	io->plan = io->req.len - done;
+	chain_sendmsg(c, ch);
+	sqe = chain_sqe(c, ch);
 	/* a socket takes offset 0; addr is the offset in the buffer */
 	uring_prep_rw(sqe, IORING_OP_WRITE_FIXED, c->fd,
-		      (const void *)(uintptr_t)done, io->plan, 0);
+		      (const void *)(uintptr_t)done, io->req.len - done, 0);
 	sqe->buf_index = (uint16_t)ublk_queue_buf_index(c->nq->q,
 							nbd_io_tag(c->nq, io));
-	io->in_batch = 1;
-	c->batch = 1;
+}
+
+/*
+ * The queue's only request, all of it from memory (not a write's payload
+ * in zero copy): a sendmsg straight away, without the ring, costs less
+ * than a send SQE whose CQE would end the next io_uring_enter at once.
+ * 1 if it went out whole; else what went (none on EAGAIN or an error,
+ * which the ring's send then meets) is taken off its head.
+ */
+static int send_now(struct nbd_conn *c, struct nbd_io *io, int zc)
+{
+	struct msghdr msg = { .msg_iov = c->iov };
+	uint32_t left;
+	ssize_t n;
+
+	if (c->nq->held != 1 || io->off ||
+	    (zc && io->req.type == NBD_CMD_WRITE))
+		return 0;
+	c->iov[0].iov_base = io->hdr;
+	c->iov[0].iov_len = NBD_REQ_SIZE;
+	left = NBD_REQ_SIZE;
+	msg.msg_iovlen = 1;
+	if (io->req.type == NBD_CMD_WRITE) {
+		c->iov[1].iov_base = io->buf;
+		c->iov[1].iov_len = io->req.len;
+		left += io->req.len;
+		msg.msg_iovlen = 2;
+	}
+	n = sendmsg(c->fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+	if (n <= 0)
+		return 0;
+	io->off = (uint32_t)n;
+	if ((uint32_t)n < left)
+		return 0;
+	c->head = io->next;
+	if (c->head == NBD_NO_TAG)
+		c->tail = NBD_NO_TAG;
+	io->state = NBD_IO_SENT;
+	return 1;
 }
 
 /* Start a send of the head of the send list, unless one is in flight. */
@@ -57,55 +128,60 @@ void nbd_send_kick(struct nbd_conn *c)
 {
 	struct nbd_queue *nq = c->nq;
 	int zc = nq->dev->zero_copy;
-	struct io_uring_sqe *sqe;
-	unsigned n = 0, batch = 0;
+	struct chain ch = { 0 };
+	unsigned batch = 0, max;
 	struct nbd_io *io;
 	uint16_t tag;
 	uint32_t done;
 
 	if (c->state != NBD_CONN_UP || c->sending || c->head == NBD_NO_TAG)
 		return;
-	sqe = nbd_conn_sqe(c, NBD_OP_SEND);
-	if (!sqe)
+	if (send_now(c, &nq->ios[c->head], zc))
+		return;
+	/*
+	 * A chain must go to the kernel whole: each request takes an SQE
+	 * or, a write in zero copy, two, and the last sendmsg one more.
+	 */
+	max = ublk_queue_sq_space(nq->q);
+	max = zc ? (max ? (max - 1) / 2 : 0) : max ? NBD_SEND_BATCH : 0;
+	if (max > NBD_SEND_BATCH)
+		max = NBD_SEND_BATCH;
+	if (!max)
 		return;		/* the ring is full: the next tick tries again */
 	c->sending = 1;
-	io = &nq->ios[c->head];
-	if (zc && io->off >= NBD_REQ_SIZE) {
-		send_fixed(c, sqe, io);
-		return;
-	}
-	for (tag = c->head; tag != NBD_NO_TAG && batch < NBD_SEND_BATCH;
-	     tag = io->next) {
+	c->chain = 0;
+	c->chain_sent = 0;
+	c->chain_err = 0;
+	for (tag = c->head; tag != NBD_NO_TAG && batch < max; tag = io->next) {
 		io = &nq->ios[tag];
 		io->plan = 0;
 		if (io->off < NBD_REQ_SIZE) {
-			c->iov[n].iov_base = io->hdr + io->off;
-			c->iov[n++].iov_len = NBD_REQ_SIZE - io->off;
+			c->iov[ch.n].iov_base = io->hdr + io->off;
+			c->iov[ch.n++].iov_len = NBD_REQ_SIZE - io->off;
 			io->plan = NBD_REQ_SIZE - io->off;
 		}
 		io->in_batch = 1;
 		batch++;
 		if (io->req.type != NBD_CMD_WRITE)
 			continue;
-		if (zc)
-			break;	/* its payload goes next, by itself */
 		done = io->off > NBD_REQ_SIZE ? io->off - NBD_REQ_SIZE : 0;
-		c->iov[n].iov_base = io->buf + done;
-		c->iov[n++].iov_len = io->req.len - done;
 		io->plan += io->req.len - done;
+		if (zc) {
+			chain_fixed(c, &ch, io, done);
+			continue;
+		}
+		c->iov[ch.n].iov_base = io->buf + done;
+		c->iov[ch.n++].iov_len = io->req.len - done;
 	}
-	memset(&c->msg, 0, sizeof(c->msg));
-	c->msg.msg_iov = c->iov;
-	c->msg.msg_iovlen = n;
-	uring_prep_sendmsg(sqe, c->fd, &c->msg, MSG_NOSIGNAL);
+	chain_sendmsg(c, &ch);
 	c->batch = batch;
 }
 
-/* The send of @c's first c->batch requests sent @res bytes. */
-void nbd_send_done(struct nbd_conn *c, int res)
+/* The chain of @c's first c->batch requests sent @res bytes. */
+static void send_done(struct nbd_conn *c, uint32_t res)
 {
 	struct nbd_queue *nq = c->nq;
-	uint32_t left = (uint32_t)res;
+	uint32_t left = res;
 	uint16_t tag = c->head, next;
 	struct nbd_io *io;
 	unsigned i, early = 0;
@@ -115,11 +191,10 @@ void nbd_send_done(struct nbd_conn *c, int res)
 		io = &nq->ios[tag];
 		next = io->next;
 		io->in_batch = 0;
-		if (left < io->plan || io->off + io->plan < io_wire_len(io)) {
-			/* sent in part (or, in zero copy, a write's header
-			 * only): this and the rest wait for the next send */
-			io->off += left < io->plan ? left : io->plan;
-			left -= left < io->plan ? left : io->plan;
+		if (left < io->plan) {
+			/* sent in part: this and the rest wait for the next send */
+			io->off += left;
+			left = 0;
 			early |= io->replied;
 			continue;
 		}
@@ -140,6 +215,28 @@ void nbd_send_done(struct nbd_conn *c, int res)
 		return;
 	}
 	nbd_send_kick(c);
+}
+
+/*
+ * An SQE of the chain is done.  Those after one that fell short end with
+ * -ECANCELED; once the last is in, what was sent is the sum.
+ */
+void nbd_send_cqe(struct nbd_conn *c, int res)
+{
+	if (res > 0)
+		c->chain_sent += (uint32_t)res;
+	else if (res != -ECANCELED && !c->chain_err)
+		c->chain_err = res ? res : -EPIPE;
+	if (--c->chain)
+		return;
+	if (c->chain_err || !c->chain_sent) {
+		c->sending = 0;
+		nbd_conn_lost(c, c->chain_err == -ECANCELED ? LOG_DEBUG : LOG_WARN,
+			      "send: %s", c->chain_err ? strerror(-c->chain_err) :
+			      "nothing sent");
+		return;
+	}
+	send_done(c, c->chain_sent);
 }
 
 void nbd_conn_queue(struct nbd_conn *c, struct nbd_io *io)

@@ -12,9 +12,10 @@
  * tag (UBLK_TGT_NO_TAG) whose CQEs come to tgt_event.  A timer SQE ticks
  * while the queue holds requests or a connection is down.
  *
- * Zero copy (-z): a write's payload goes by IORING_OP_WRITE_FIXED and a
- * read's data comes by IORING_OP_READ_FIXED on the socket, from and to the
- * request's pages that the kernel registered on the ring.  Userspace cannot
+ * Zero copy (-z): a write's payload goes by IORING_OP_WRITE_FIXED, linked
+ * after the sendmsg of its header, and a read's data comes by
+ * IORING_OP_READ_FIXED on the socket, from and to the request's pages
+ * that the kernel registered on the ring.  Userspace cannot
  * touch those pages, so no reply byte may be staged past a header: replies
  * are received exactly as the parser needs them, and structured replies
  * (whose holes would have to be zeroed) are not asked for.
@@ -100,10 +101,20 @@ struct nbd_conn {
 	uint8_t failing;	/* down for --timeout: new requests fail at once */
 	unsigned nr_reqs;	/* requests on it, in any state but idle */
 
-	/* the send list: requests not (all) sent yet, oldest first */
+	/*
+	 * The send list: requests not (all) sent yet, oldest first.  The
+	 * send in flight is a chain of linked SQEs (one sendmsg in the copy
+	 * path; in zero copy a sendmsg of headers before each write's
+	 * WRITE_FIXED), which the kernel runs in order and cuts at the
+	 * first that falls short: the bytes sent are the sum of what the
+	 * chain's SQEs sent.
+	 */
 	uint16_t head, tail;
-	unsigned batch;		/* requests in the sendmsg in flight */
-	struct msghdr msg;
+	unsigned batch;		/* requests in the send in flight */
+	unsigned chain;		/* its SQEs whose CQE has not come */
+	uint32_t chain_sent;	/* bytes its SQEs sent so far */
+	int chain_err;		/* one of them failed (-errno), or 0 */
+	struct msghdr msg[NBD_SEND_BATCH + 1];
 	struct iovec iov[2 * NBD_SEND_BATCH];
 
 	/* replies */
@@ -209,8 +220,8 @@ void nbd_list_append(struct nbd_queue *nq, uint16_t *head, uint16_t *tail,
 void nbd_conn_queue(struct nbd_conn *c, struct nbd_io *io);
 /* Start a send of the head of the send list, unless one is in flight. */
 void nbd_send_kick(struct nbd_conn *c);
-/* The send in flight sent @res (> 0) bytes. */
-void nbd_send_done(struct nbd_conn *c, int res);
+/* The CQE (@res) of an SQE of the send in flight. */
+void nbd_send_cqe(struct nbd_conn *c, int res);
 /* The next receive: replies, or a read's data straight to its buffer. */
 void nbd_recv_post(struct nbd_conn *c);
 void nbd_recv_done(struct nbd_conn *c, int res);

@@ -44,22 +44,38 @@ static void check_features(const struct ublk_ctrl *c, uint64_t flags)
  * (they have no buffer registration).  The pick is saved with the other
  * options (-z, --usercopy or --copy), so recover keeps it.
  */
+#define DATA_PATHS	(UBLK_F_SUPPORT_ZERO_COPY | UBLK_F_USER_COPY)
+
+/* The driver's features that the pick may use. */
+static uint64_t pick_features(const struct add_opts *o, uint64_t features)
+{
+	if (o->copy || (o->flags & (UBLK_F_NEED_GET_DATA | UBLK_F_UNPRIVILEGED_DEV)))
+		return 0;
+	return features;
+}
+
+/* Zero copy, for a target that declares it its fastest path? */
+static int pick_zero_copy(const struct add_opts *o, uint64_t features)
+{
+	return !(o->flags & DATA_PATHS) &&
+	       (pick_features(o, features) & UBLK_F_SUPPORT_ZERO_COPY) &&
+	       !cli_env()->legacy_cmds;
+}
+
 static void pick_data_path(struct add_opts *o, const struct backend *b,
 			   uint64_t features)
 {
-	const uint64_t paths = UBLK_F_SUPPORT_ZERO_COPY | UBLK_F_USER_COPY;
+	int zc = pick_zero_copy(o, features);
 
-	if (o->flags & paths)
+	if (o->flags & DATA_PATHS)
 		return;
-	if (o->copy || (o->flags & (UBLK_F_NEED_GET_DATA | UBLK_F_UNPRIVILEGED_DEV)))
-		features = 0;
-	if ((b->auto_path & BACKEND_AUTO_ZERO_COPY) && b->zero_copy &&
-	    (features & UBLK_F_SUPPORT_ZERO_COPY) && !cli_env()->legacy_cmds)
+	features = pick_features(o, features);
+	if ((b->auto_path & BACKEND_AUTO_ZERO_COPY) && b->zero_copy && zc)
 		o->flags |= UBLK_F_SUPPORT_ZERO_COPY;
 	else if ((b->auto_path & BACKEND_AUTO_USER_COPY) &&
 		 (features & UBLK_F_USER_COPY))
 		o->flags |= UBLK_F_USER_COPY;
-	if (!(o->flags & paths))
+	if (!(o->flags & DATA_PATHS))
 		o->copy = 1;
 }
 
@@ -364,6 +380,8 @@ int cli_add_device(struct add_opts *o, unsigned *id)
 	features = c.has_get_features ? c.features : 0;
 	ublk_ctrl_close(&c);
 
+	/* a target whose setup depends on the path (nbd) knows it in open */
+	o->conf.auto_zero_copy = pick_zero_copy(o, features);
 	open_backend(&b, o);
 	if ((o->flags & UBLK_F_SUPPORT_ZERO_COPY) && !b.zero_copy) {
 		if (b.ops->close)

@@ -75,6 +75,11 @@ struct io_uring_sqe *ublk_queue_get_sqe(struct ublk_queue *q, unsigned tag,
 	return sqe;
 }
 
+unsigned ublk_queue_sq_space(const struct ublk_queue *q)
+{
+	return q->thread ? uring_sq_space(&q->thread->ring) : 0;
+}
+
 unsigned ublk_queue_id(const struct ublk_queue *q)
 {
 	return q->q_id;

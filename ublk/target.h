@@ -85,6 +85,11 @@ struct backend_conf {
 	unsigned lbs_shift;	/* logical block size shift, 9..12 */
 	unsigned nr_queues;	/* -q: for targets with per-queue connections */
 	int zero_copy;		/* -z: queue_io gets no buffer */
+	/*
+	 * add picks zero copy if the target declares it its fastest path
+	 * (BACKEND_AUTO_ZERO_COPY), so open() may set up for it already
+	 */
+	int auto_zero_copy;
 	/* nbd: the server (--unix, or --host and --port) and the export */
 	const char *nbd_unix;
 	const char *nbd_host;
@@ -229,6 +234,12 @@ struct io_uring_sqe *ublk_queue_get_sqe(struct ublk_queue *q, unsigned tag,
  * (let its io_done() return the result instead).
  */
 int ublk_queue_complete(struct ublk_queue *q, unsigned tag, int result);
+/*
+ * SQEs that ublk_queue_get_sqe() can hand out for the queue's one thread
+ * before its ring must be submitted: room for a chain of linked SQEs,
+ * which must reach the kernel in one submission.
+ */
+unsigned ublk_queue_sq_space(const struct ublk_queue *q);
 /* The queue's id (0 .. queues - 1) and depth (its tags are 0 .. depth - 1). */
 unsigned ublk_queue_id(const struct ublk_queue *q);
 unsigned ublk_queue_depth(const struct ublk_queue *q);

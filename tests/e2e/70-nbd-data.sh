@@ -105,7 +105,9 @@ nbd_kill "$NBD_PID"
 
 # ext4, remounted with checksums; discard and write-zeroes read back zeros
 nbdkit_unix "$sock" memory 256M
-id=$(sublk_add -t nbd --unix "$sock" -q 2) || fail "add -q 2 over unix failed"
+# (the copy path: structured replies, read data staged; the rest of the
+# file runs on add's pick, zero copy where the driver has it)
+id=$(sublk_add -t nbd --unix "$sock" -q 2 --copy) || fail "add -q 2 over unix failed"
 "$SUBLK" list -n "$id" | grep -q '"connections":2' || fail "not 2 connections"
 verify_sizes "$id" unix-q2
 dev=/dev/ublkb$id

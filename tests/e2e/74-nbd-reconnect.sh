@@ -1,8 +1,9 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 # A lost server: nbdkit (file plugin) killed under a verifying fio and
-# restarted on the same address, over a unix socket with 2 queues and over
-# TCP: the requests in flight are resent and fio verifies.  With the
+# restarted on the same address, over a unix socket with 2 queues (add's
+# pick of data path) and over TCP (--copy): the requests in flight are
+# resent and fio verifies.  With the
 # server gone, I/O fails with EIO within --timeout and new I/O fails at
 # once; the device serves again once the server is back.  `del` while
 # requests wait for a server that is gone returns at once.
@@ -43,7 +44,7 @@ sublk_del "$id"
 nbd_kill "$NBD_PID"
 
 nbdkit_tcp 10811 file "$img"
-id=$(sublk_add -t nbd --host 127.0.0.1 --port 10811) || fail "add over TCP failed"
+id=$(sublk_add -t nbd --host 127.0.0.1 --port 10811 --copy) || fail "add over TCP failed"
 restart_under_fio tcp "$id" nbdkit_tcp 10811 file "$img"
 
 # the server gone: EIO within --timeout, then at once; back: I/O works

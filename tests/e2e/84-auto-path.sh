@@ -6,6 +6,7 @@
 # `list` and `list -v` say which, and fio verify passes on each.  --copy
 # forces the copy path, an explicit option is honoured or refused with
 # the reason, recover keeps the pick, an unprivileged device gets none.
+# (nbd, which gets zero copy too, made before its handshake: 79.)
 # timeout: 900
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-dev.sh"

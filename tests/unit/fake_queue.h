@@ -52,6 +52,11 @@ unsigned ublk_queue_buf_index(const struct ublk_queue *q, unsigned tag)
 	return tag;
 }
 
+unsigned ublk_queue_sq_space(const struct ublk_queue *q)
+{
+	return uring_sq_space(&q->ring);
+}
+
 #define FAKE_QUEUE_BUF_BYTES	(512U << 10)
 
 unsigned ublk_queue_buf_bytes(const struct ublk_queue *q)

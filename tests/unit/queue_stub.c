@@ -78,3 +78,9 @@ void ublk_queue_set_zone_lba(struct ublk_queue *q, unsigned tag,
 			     uint64_t sector)
 {
 }
+
+__attribute__((weak))
+unsigned ublk_queue_sq_space(const struct ublk_queue *q)
+{
+	return 0;
+}

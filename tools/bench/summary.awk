@@ -32,6 +32,7 @@ BEGIN {
 	base["kublk-loop-tmpfs"] = "kloop-tmpfs"
 	base["sublk-mem"] = "brd"
 	base["sublk-nbd"] = "knbd"
+	base["sublk-nbd-zc"] = "knbd"
 	peer["sublk-null-q1"] = "kublk-null"
 	peer["sublk-null-zc"] = "kublk-null-zc"
 	peer["sublk-loop-nullb"] = "kublk-loop-nullb"
