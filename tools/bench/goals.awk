@@ -138,10 +138,15 @@ END {
 		line("add to LIVE, median", sprintf("%.1f ms vs kublk %.1f ms", add_sublk, add_kublk),
 		     "shorter than kublk", add_sublk + 0 < add_kublk + 0)
 
-	# NBD: sublk against the kernel's client (and its zero copy, if run)
-	ratio_goal("sublk nbd / kernel nbd, randread-4k-qd1", "randread-4k-qd1", "sublk-nbd", "knbd", 1.0)
-	ratio_goal("sublk nbd / kernel nbd, randwrite-4k-qd1", "randwrite-4k-qd1", "sublk-nbd", "knbd", 1.0)
-	ratio_goal("sublk nbd / kernel nbd, randread-4k-qd32", "randread-4k-qd32", "sublk-nbd", "knbd", 1.15)
-	ratio_goal("sublk nbd / kernel nbd, randwrite-4k-qd32", "randwrite-4k-qd32", "sublk-nbd", "knbd", 1.15)
-	ratio_goal("sublk nbd / kernel nbd, read-64k-qd32", "read-64k-qd32", "sublk-nbd", "knbd", 1.15)
+	# NBD: sublk against the kernel's client, on the copy path and in
+	# zero copy (add's pick where the driver has zero copy)
+	split("sublk-nbd sublk-nbd-zc", nd, " ")
+	split("copy|zero copy", nn, "|")
+	for (i = 1; i <= 2; i++) {
+		ratio_goal("sublk nbd " nn[i] " / kernel nbd, randread-4k-qd1", "randread-4k-qd1", nd[i], "knbd", 1.0)
+		ratio_goal("sublk nbd " nn[i] " / kernel nbd, randwrite-4k-qd1", "randwrite-4k-qd1", nd[i], "knbd", 1.0)
+		ratio_goal("sublk nbd " nn[i] " / kernel nbd, randread-4k-qd32", "randread-4k-qd32", nd[i], "knbd", 1.15)
+		ratio_goal("sublk nbd " nn[i] " / kernel nbd, randwrite-4k-qd32", "randwrite-4k-qd32", nd[i], "knbd", 1.15)
+		ratio_goal("sublk nbd " nn[i] " / kernel nbd, read-64k-qd32", "read-64k-qd32", nd[i], "knbd", 1.15)
+	}
 }
