@@ -130,7 +130,6 @@ static void fixture_init(const struct backend_ops *ops, unsigned mode, int ring)
 	f.q.trace_fd = -1;
 	f.q.thread = &f.t;
 	f.t.dev = &f.d;
-	f.t.queue = &f.q;
 	f.t.nr_ios = DEPTH;
 	for (tag = 0; tag < DEPTH; tag++) {
 		f.ios[tag].t = &f.t;
@@ -431,7 +430,7 @@ static void test_batch_commit(void)
 	uint16_t tags[DEPTH];
 
 	fixture_init(&fake_ops, UBLK_QMODE_BATCH, 1);
-	REQUIRE(batch_init(&f.t, &f.q) == 0);
+	REQUIRE(batch_init(&f.t) == 0);
 	CHECK(f.t.commit != NULL);
 	/* a result goes through batch_commit: gathered, sent at the flush */
 	with_target(3, UBLK_IO_OP_READ, 1);
@@ -485,7 +484,7 @@ static void test_batch_fetch(void)
 	int fds[2];
 
 	fixture_init(&fake_ops, UBLK_QMODE_BATCH, 1);
-	REQUIRE(batch_init(&f.t, &f.q) == 0);
+	REQUIRE(batch_init(&f.t) == 0);
 	REQUIRE(pipe(fds) == 0);
 	REQUIRE(write(fds[1], list, sizeof(list)) == sizeof(list));
 	sqe = uring_get_sqe(&f.t.ring);
