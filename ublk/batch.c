@@ -45,6 +45,7 @@ struct ublk_batch {
 	uint16_t *tags;			/* FETCH_BUFS x FETCH_TAGS */
 	uint16_t flags;			/* UBLK_BATCH_F_* of PREP and COMMIT */
 	unsigned elem_bytes;
+	unsigned nr_bufs;		/* FETCH_BUFS, or 1 (d->sw.one_fetch_buf) */
 	unsigned nr_queues;
 	struct batch_queue bq[];	/* by batch_slot() of the queue */
 };
@@ -293,10 +294,11 @@ int batch_init(struct ublk_thread *t)
 	if (ret < 0)
 		return ret;
 
-	ret = uring_buf_ring_setup(&t->ring, &b->ring, FETCH_BUFS, BATCH_FETCH_BGID);
+	b->nr_bufs = t->dev->sw.one_fetch_buf ? 1 : FETCH_BUFS;
+	ret = uring_buf_ring_setup(&t->ring, &b->ring, b->nr_bufs, BATCH_FETCH_BGID);
 	if (ret < 0)
 		return ret;
-	for (i = 0; i < FETCH_BUFS; i++)
+	for (i = 0; i < b->nr_bufs; i++)
 		give_back(b, i);
 	uring_buf_ring_publish(&b->ring);
 	return 0;
@@ -404,7 +406,7 @@ static unsigned fetched_tags(struct ublk_batch *b, const struct io_uring_cqe *cq
 	if (!(cqe->flags & IORING_CQE_F_BUFFER))
 		return 0;
 	bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
-	if (cqe->res <= 0 || bid >= FETCH_BUFS)
+	if (cqe->res <= 0 || bid >= b->nr_bufs)
 		return 0;
 	n = (unsigned)cqe->res / sizeof(uint16_t);
 	if (n > FETCH_TAGS)

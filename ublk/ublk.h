@@ -210,6 +210,11 @@ struct ublk_switches {
 	int plain_ring;		/* no SINGLE_ISSUER, DEFER_TASKRUN, COOP_TASKRUN */
 	int no_ring_fd;		/* leave each ring's fd unregistered */
 	const char *die_at;	/* setup point to die at (ublk_test_die_point), or NULL */
+	/*
+	 * Batch I/O: one buffer for a thread's FETCHes, so that under load
+	 * a FETCH ends (-ENOBUFS) and another thread's takes its queue over.
+	 */
+	int one_fetch_buf;
 };
 
 /* Start @t; it reports on t->dev->event_fd as its state changes. */

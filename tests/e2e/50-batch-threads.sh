@@ -55,14 +55,18 @@ for mode in "" --copy --usercopy -z; do
 	[ "$mode" = --usercopy ] && ! has_feature USER_COPY && continue
 	[ "$mode" = -z ] && ! has_feature ZERO_COPY && continue
 
-	# 4 threads, one queue: each FETCHes from it
-	id=$(sublk_add -t loop -f "$img" -b -q 1 --nthreads 4 $mode) ||
+	# 4 threads, one queue: each FETCHes from it.  The kernel hands the
+	# requests to the oldest FETCH; with one buffer for the fetched tags
+	# it ends under load, and another thread's FETCH takes over.
+	id=$(SUBLK_TEST_ONE_FETCH_BUF=1 sublk_add -t loop -f "$img" -b -q 1 --nthreads 4 $mode) ||
 		fail "$name: add -q 1 --nthreads 4 failed"
 	"$SUBLK" list -n "$id" | grep -q BATCH_IO || fail "$name: not in batch mode"
 	verify "$name" "$id"
 	threads "$id" 4
 	[ "$(echo "$DUMP" | grep -c 'batch: .*; queues 0$')" = 4 ] ||
 		fail "$name: not all 4 threads fetch from queue 0"
+	busy=$(echo "$DUMP" | grep -c '^thread [0-9]* tid [0-9]*: [0-9]* tags, served [1-9]')
+	[ "$busy" -ge 2 ] || fail "$name: $busy of 4 threads served requests, not several"
 	sublk_del "$id"
 	echo "ok $name: 4 threads on 1 queue, fio verify"
 
