@@ -50,17 +50,28 @@ verify() {
 
 img=$TEST_TMP/bt.img
 truncate -s 128M "$img"
-for mode in "" --copy --usercopy -z; do
-	name=shared${mode:+-${mode#--}}
-	[ "$mode" = --usercopy ] && ! has_feature USER_COPY && continue
-	[ "$mode" = -z ] && ! has_feature ZERO_COPY && continue
+# the automatic path (zero copy with AUTO_BUF_REG on 7.x), copy, user copy,
+# zero copy, and zero copy with buffers registered by the fetching thread
+for mode in auto copy usercopy zc zc-manual; do
+	reg=
+	case $mode in
+	auto) opt= ;;
+	copy) opt=--copy ;;
+	usercopy) opt=--usercopy; has_feature USER_COPY || continue ;;
+	zc) opt=-z; has_feature ZERO_COPY || continue ;;
+	zc-manual) opt=-z reg=1; has_feature ZERO_COPY || continue ;;
+	esac
+	name=shared-$mode
 
 	# 4 threads, one queue: each FETCHes from it.  The kernel hands the
 	# requests to the oldest FETCH; with one buffer for the fetched tags
 	# it ends under load, and another thread's FETCH takes over.
-	id=$(SUBLK_TEST_ONE_FETCH_BUF=1 sublk_add -t loop -f "$img" -b -q 1 --nthreads 4 $mode) ||
+	id=$(SUBLK_NO_AUTO_BUF_REG=$reg SUBLK_TEST_ONE_FETCH_BUF=1 \
+		sublk_add -t loop -f "$img" -b -q 1 --nthreads 4 $opt) ||
 		fail "$name: add -q 1 --nthreads 4 failed"
 	"$SUBLK" list -n "$id" | grep -q BATCH_IO || fail "$name: not in batch mode"
+	[ "$mode" != zc-manual ] || "$SUBLK" list -n "$id" | grep -q "data path: zero copy$" ||
+		fail "$name: not zero copy with registration by hand"
 	verify "$name" "$id"
 	threads "$id" 4
 	[ "$(echo "$DUMP" | grep -c 'batch: .*; queues 0$')" = 4 ] ||
@@ -71,8 +82,8 @@ for mode in "" --copy --usercopy -z; do
 	echo "ok $name: 4 threads on 1 queue, fio verify"
 
 	# one thread, every queue
-	name=one${mode:+-${mode#--}}
-	id=$(sublk_add -t loop -f "$img" -b -q 4 --nthreads 1 $mode) ||
+	name=one-$mode
+	id=$(SUBLK_NO_AUTO_BUF_REG=$reg sublk_add -t loop -f "$img" -b -q 4 --nthreads 1 $opt) ||
 		fail "$name: add -q 4 --nthreads 1 failed"
 	nq=$("$SUBLK" list -n "$id" | sed -n 's/.*nr_hw_queues \([0-9]*\).*/\1/p')
 	verify "$name" "$id"
