@@ -34,6 +34,7 @@ struct cli_env {
 	/* test and benchmark switches, handed to the daemon's device */
 	int test_no_commit;	/* SUBLK_TEST_NO_COMMIT */
 	const char *test_die_at;	/* SUBLK_TEST_DIE_AT */
+	int test_one_fetch_buf;	/* SUBLK_TEST_ONE_FETCH_BUF */
 	int bench_plain_ring;	/* SUBLK_BENCH_PLAIN_RING */
 	int bench_no_ring_fd;	/* SUBLK_BENCH_NO_RING_FD */
 };

@@ -445,6 +445,7 @@ int daemon_run(struct add_opts *o, struct backend *b, int status_fd)
 	d.sw.plain_ring = cli_env()->bench_plain_ring;
 	d.sw.no_ring_fd = cli_env()->bench_no_ring_fd;
 	d.sw.die_at = cli_env()->test_die_at;
+	d.sw.one_fetch_buf = cli_env()->test_one_fetch_buf;
 	ublk_test_die_point(&d, "after_add");
 	d.io_flusher = 1;
 	d.nr_threads = o->nr_threads;

@@ -50,6 +50,29 @@ static void print_cpus(const struct rs_queue *q, const char *sep)
 	}
 }
 
+/* The server threads, from the saved --nthreads: one per queue unless given. */
+static unsigned list_threads(const struct list_dev *d)
+{
+	unsigned i;
+
+	for (i = 0; i + 1 < d->s.nr_args; i++)
+		if (!strcmp(d->s.args[i], "--nthreads"))
+			return (unsigned)strtoul(d->s.args[i + 1], NULL, 10);
+	return d->s.nr_queues;
+}
+
+/* How the threads share the queues, when not one per queue; or NULL. */
+static const char *list_sharing(const struct list_dev *d, unsigned n)
+{
+	if (n == d->s.nr_queues)
+		return NULL;
+	if (!(d->info.flags & UBLK_F_BATCH_IO))
+		return "per-I/O: each queue's tags dealt out among them";
+	if (n > d->s.nr_queues)
+		return "batch: each queue shared, its tid is its first thread";
+	return "batch: each serves several queues";
+}
+
 static void list_json(const struct list_dev *d, unsigned id)
 {
 	const struct ublksrv_ctrl_dev_info *info = &d->info;
@@ -79,7 +102,12 @@ static void list_json(const struct list_dev *d, unsigned id)
 		print_cpus(&d->s.queues[i], ",");
 		printf("]}");
 	}
-	printf("],\"target\":%s,\"name\":",
+	printf("],\"threads\":");
+	if (d->have_state)
+		printf("%u", list_threads(d));
+	else
+		printf("null");
+	printf(",\"target\":%s,\"name\":",
 	       d->have_state && d->s.target ? d->s.target : "{}");
 	if (d->have_state && d->s.name)
 		cli_json_str(d->s.name);
@@ -129,6 +157,9 @@ static void list_text(const struct list_dev *d, unsigned id)
 		print_cpus(&d->s.queues[i], " ");
 		printf(")\n");
 	}
+	if (d->alive && list_sharing(d, list_threads(d)))
+		printf("\tthreads %u (%s)\n", list_threads(d),
+		       list_sharing(d, list_threads(d)));
 	if (d->have_state && d->s.target)
 		printf("\ttarget %s\n", d->s.target);
 	if (d->have_state && d->s.data_path)

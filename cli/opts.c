@@ -317,6 +317,33 @@ static int opts_check_shmem(const struct add_opts *o, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * --nthreads: per-I/O threads and batch I/O take any count up to the tags
+ * there are; otherwise one thread serves each queue.
+ */
+static int opts_check_threads(struct add_opts *o, char *err, size_t errlen)
+{
+	int batch = !!(o->flags & UBLK_F_BATCH_IO);
+
+	if (!o->per_io && !batch) {
+		if (o->nr_threads && o->nr_threads != o->nr_queues)
+			return opt_err("--nthreads %u differs from the %u queues: threads that share queues need --per_io_tasks or -b",
+				       o->nr_threads, o->nr_queues);
+		return 0;
+	}
+	if (!o->nr_threads && o->per_io)
+		o->nr_threads = o->nr_queues;
+	if (o->nr_threads > o->nr_queues * o->depth)
+		return opt_err("--nthreads %u is more than the %u tags there are to serve",
+			       o->nr_threads, o->nr_queues * o->depth);
+	if (batch && o->nr_threads > o->nr_queues && !strcmp(o->conf.type, "nbd"))
+		return opt_err("-t nbd serves each queue's connections from one thread: no more --nthreads than queues (%u)",
+			       o->nr_queues);
+	if (o->per_io)
+		o->flags |= UBLK_F_PER_IO_DAEMON;
+	return 0;
+}
+
 static int opts_check(struct add_opts *o, char *err, size_t errlen)
 {
 	uint64_t lbs = 1ULL << o->conf.lbs_shift;
@@ -364,19 +391,8 @@ static int opts_check(struct add_opts *o, char *err, size_t errlen)
 	if ((o->flags & UBLK_F_BATCH_IO) && (o->flags & UBLK_F_NEED_GET_DATA))
 		return opt_err("-b (batch I/O) has no get-data step: drop -g 1");
 	if ((o->flags & UBLK_F_BATCH_IO) && o->per_io)
-		return opt_err("-b (batch I/O) serves each queue from one thread: drop --per_io_tasks");
-	if (o->per_io) {
-		if (!o->nr_threads)
-			o->nr_threads = o->nr_queues;
-		if (o->nr_threads > o->nr_queues * o->depth)
-			return opt_err("--nthreads %u is more than the %u tags there are to serve",
-				       o->nr_threads, o->nr_queues * o->depth);
-		o->flags |= UBLK_F_PER_IO_DAEMON;
-	} else if (o->nr_threads && o->nr_threads != o->nr_queues) {
-		return opt_err("--nthreads %u differs from the %u queues: threads that share queues need --per_io_tasks",
-			       o->nr_threads, o->nr_queues);
-	}
-	return 0;
+		return opt_err("-b (batch I/O) deals the queues to the threads itself: drop --per_io_tasks");
+	return opts_check_threads(o, err, errlen);
 }
 
 /* The request limits (DMA alignment, segments), as the kernel checks them. */

@@ -38,6 +38,7 @@ void cli_env_load(char **argv)
 	env.no_auto_buf_reg = env_str("SUBLK_NO_AUTO_BUF_REG") != NULL;
 	env.test_no_commit = env_str("SUBLK_TEST_NO_COMMIT") != NULL;
 	env.test_die_at = env_str("SUBLK_TEST_DIE_AT");
+	env.test_one_fetch_buf = env_str("SUBLK_TEST_ONE_FETCH_BUF") != NULL;
 	env.bench_plain_ring = env_str("SUBLK_BENCH_PLAIN_RING") != NULL;
 	env.bench_no_ring_fd = env_str("SUBLK_BENCH_NO_RING_FD") != NULL;
 }

@@ -16,7 +16,7 @@
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 
-#include "ublk.h"
+#include "internal.h"
 
 #define dev_err(d, ...) snprintf((d)->err, sizeof((d)->err), __VA_ARGS__)
 
@@ -338,6 +338,35 @@ static void dev_unmap_queues(struct ublk_dev *d)
 }
 
 /*
+ * Batch I/O: thread n serves what its FETCHes bring from the queues
+ * batch_serves() gives it; each queue's first thread, n = q mod N, PREPs
+ * it and keeps the target's state of it.  A tag's buffer slot is the same
+ * in every ring that may fetch it.
+ */
+static void dev_assign_batch(struct ublk_dev *d)
+{
+	unsigned i, n, tag;
+
+	for (i = 0; i < d->nr_queues; i++) {
+		struct ublk_queue *q = &d->queues[i];
+
+		q->thread = &d->threads[i % d->nr_threads];
+		for (tag = 0; tag < q->depth; tag++) {
+			q->ios[tag].t = q->thread;
+			q->ios[tag].buf_index = batch_buf_index(d, i, tag);
+		}
+		for (n = 0; n < d->nr_threads; n++) {
+			struct ublk_thread *t = &d->threads[n];
+
+			if (!batch_serves(d, n, i))
+				continue;
+			t->nr_ios += q->depth;
+			CPU_OR(&t->cpus, &t->cpus, &q->cpus);
+		}
+	}
+}
+
+/*
  * Deal the tags out: thread i serves queue i, or with per-I/O threads tag
  * k of queue q goes to thread (q * depth + k) mod nr_threads, so that
  * neighbouring tags, which the kernel hands out together, land on
@@ -347,6 +376,10 @@ static void dev_assign_tags(struct ublk_dev *d)
 {
 	unsigned i, tag;
 
+	if (d->info.flags & UBLK_F_BATCH_IO) {
+		dev_assign_batch(d);
+		return;
+	}
 	for (i = 0; i < d->nr_queues; i++) {
 		struct ublk_queue *q = &d->queues[i];
 
@@ -361,18 +394,17 @@ static void dev_assign_tags(struct ublk_dev *d)
 	if (!d->per_io)
 		for (i = 0; i < d->nr_threads; i++) {
 			d->queues[i].thread = &d->threads[i];
-			d->threads[i].queue = &d->queues[i];
 			d->threads[i].cpus = d->queues[i].cpus;
 		}
 }
 
-/* Start every thread; returns once each has set up (fetched its tags). */
-static int dev_start_threads(struct ublk_dev *d)
+/* Start threads @from to @to; returns once each has set up (fetched its tags). */
+static int dev_start_threads(struct ublk_dev *d, unsigned from, unsigned to)
 {
 	unsigned i;
 	int ret;
 
-	for (i = 0; i < d->nr_threads; i++) {
+	for (i = from; i < to; i++) {
 		struct ublk_thread *t = &d->threads[i];
 
 		t->dev = d;
@@ -386,7 +418,7 @@ static int dev_start_threads(struct ublk_dev *d)
 	}
 
 	dev_wait_setup(d);
-	for (i = 0; i < d->nr_threads; i++) {
+	for (i = from; i < to; i++) {
 		if (d->threads[i].setup_ret < 0) {
 			ret = d->threads[i].setup_ret;
 			dev_err(d, "thread %u setup failed: %s", i, strerror(-ret));
@@ -396,21 +428,60 @@ static int dev_start_threads(struct ublk_dev *d)
 	return 0;
 }
 
-int ublk_dev_start_queues(struct ublk_dev *d)
+/*
+ * Batch I/O takes a queue's FETCH only once every tag of it is PREPped:
+ * the queues' first threads (0 to Q - 1) set up before the others start.
+ */
+static int dev_start_all(struct ublk_dev *d)
+{
+	unsigned first = d->nr_threads;
+	int ret;
+
+	if ((d->info.flags & UBLK_F_BATCH_IO) && first > d->nr_queues)
+		first = d->nr_queues;
+	ret = dev_start_threads(d, 0, first);
+	if (ret < 0 || first == d->nr_threads)
+		return ret;
+	return dev_start_threads(d, first, d->nr_threads);
+}
+
+/*
+ * How many threads, and whether the target can have them: one whose
+ * state is per queue (queue_init, tgt_event) needs each queue served by
+ * one thread.
+ */
+static int dev_check_threads(struct ublk_dev *d)
 {
 	const struct backend_ops *ops = d->backend->ops;
+	int batch = !!(d->info.flags & UBLK_F_BATCH_IO);
+
+	if (!d->nr_threads || (!d->per_io && !batch))
+		d->nr_threads = d->nr_queues;
+	if (!(ops->queue_init || ops->tgt_event))
+		return 0;
+	if (d->per_io) {
+		dev_err(d, "the %s target serves each queue from one thread: no per-I/O threads",
+			ops->name);
+		return -EINVAL;
+	}
+	if (batch && d->nr_threads > d->nr_queues) {
+		dev_err(d, "the %s target serves each queue from one thread: no more threads (%u) than queues (%u)",
+			ops->name, d->nr_threads, d->nr_queues);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int ublk_dev_start_queues(struct ublk_dev *d)
+{
 	unsigned nr = d->info.nr_hw_queues, i;
 	int ret;
 
 	d->dev_id = d->info.dev_id;
 	d->nr_queues = nr;
-	if (!d->nr_threads || !d->per_io)
-		d->nr_threads = nr;
-	if (d->per_io && (ops->queue_init || ops->tgt_event)) {
-		dev_err(d, "the %s target serves each queue from one thread: no per-I/O threads",
-			ops->name);
-		return -EINVAL;
-	}
+	ret = dev_check_threads(d);
+	if (ret < 0)
+		return ret;
 	ret = dev_open_cdev(d);
 	if (ret < 0)
 		return ret;
@@ -435,7 +506,7 @@ int ublk_dev_start_queues(struct ublk_dev *d)
 		}
 	}
 	dev_assign_tags(d);
-	return dev_start_threads(d);
+	return dev_start_all(d);
 }
 
 int ublk_dev_start(struct ublk_dev *d)
@@ -487,12 +558,28 @@ static void dump_tag(const struct ublk_queue *q, unsigned tag, int fd)
 	dprintf(fd, "  tag %u: %s: op %s sector %llu len %u (thread %d)\n", tag,
 		inflight ? "backend I/O in flight" : "being served by the backend",
 		op_names[op], (unsigned long long)iod->start_sector,
-		iod->nr_sectors << 9, (int)io->t->tid);
+		iod->nr_sectors << 9,
+		(int)__atomic_load_n(&io->t, __ATOMIC_RELAXED)->tid);
 }
 
 static uint64_t stat_load(const uint64_t *v)
 {
 	return __atomic_load_n(v, __ATOMIC_RELAXED);
+}
+
+/* Batch I/O: what thread @i's commits carried, and which queues it fetches from. */
+static void dump_batch(const struct ublk_dev *d, unsigned i, int fd)
+{
+	const struct ublk_thread *th = &d->threads[i];
+	unsigned q;
+
+	dprintf(fd, "  batch: %llu commits carried %llu results; queues",
+		(unsigned long long)stat_load(&th->commits),
+		(unsigned long long)stat_load(&th->committed));
+	for (q = 0; q < d->nr_queues; q++)
+		if (batch_serves(d, i, q))
+			dprintf(fd, " %u", q);
+	dprintf(fd, "\n");
 }
 
 void ublk_dev_dump(const struct ublk_dev *d, int fd)
@@ -502,7 +589,8 @@ void ublk_dev_dump(const struct ublk_dev *d, int fd)
 	dprintf(fd, "dev %u pid %d queues %u depth %u threads %u%s\n",
 		d->info.dev_id, (int)getpid(), d->info.nr_hw_queues,
 		d->info.queue_depth, d->threads_started,
-		d->per_io ? " (per-I/O)" : "");
+		d->per_io ? " (per-I/O)" :
+		d->info.flags & UBLK_F_BATCH_IO ? " (batch)" : "");
 	for (i = 0; i < d->threads_started; i++) {
 		const struct ublk_thread *th = &d->threads[i];
 
@@ -516,9 +604,7 @@ void ublk_dev_dump(const struct ublk_dev *d, int fd)
 			__atomic_load_n(&th->cmd_inflight, __ATOMIC_RELAXED),
 			__atomic_load_n(&th->tgt_inflight, __ATOMIC_RELAXED));
 		if (th->batch)
-			dprintf(fd, "  batch: %llu commits carried %llu results\n",
-				(unsigned long long)stat_load(&th->commits),
-				(unsigned long long)stat_load(&th->committed));
+			dump_batch(d, i, fd);
 	}
 	for (i = 0; d->queues && i < d->nr_queues; i++) {
 		const struct ublk_queue *q = &d->queues[i];
@@ -556,6 +642,9 @@ pid_t ublk_dev_queue_tid(const struct ublk_dev *d, unsigned q)
 	if (!d->queues || q >= d->nr_queues || !d->queues[q].ios ||
 	    !d->queues[q].ios[0].t)
 		return -1;
+	/* batch I/O: its first thread; a tag moves between those sharing it */
+	if (d->queues[q].thread)
+		return d->queues[q].thread->tid;
 	return d->queues[q].ios[0].t->tid;
 }
 

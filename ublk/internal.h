@@ -33,15 +33,21 @@ int queue_fetch_tags(struct ublk_thread *t);
 void queue_handle_cqe(struct ublk_thread *t, const struct io_uring_cqe *cqe);
 
 /*
- * Batch I/O (UBLK_F_BATCH_IO): a thread serves one queue.  Setup arms
- * every tag with one PREP_IO_CMDS and starts a multishot FETCH_IO_CMDS
- * whose CQEs carry lists of tags; results gather in a commit buffer that
- * goes out as one COMMIT_IO_CMDS per loop iteration, re-arming the tags;
- * batch_setup makes t->commit gather them.
+ * Batch I/O (UBLK_F_BATCH_IO): a thread fetches from one queue or more,
+ * a queue is fetched from by one thread or more (batch_serves).  Setup
+ * arms every tag of the queues the thread is first of (q->thread) with
+ * one PREP_IO_CMDS each and starts a multishot FETCH_IO_CMDS per queue
+ * whose CQEs carry lists of tags; results gather per queue in a commit
+ * buffer that goes out as one COMMIT_IO_CMDS per loop iteration,
+ * re-arming the tags; batch_setup makes t->commit gather them.
  */
-int batch_setup(struct ublk_thread *t, struct ublk_queue *q);
+int batch_setup(struct ublk_thread *t);
 /* batch_setup's first half: the state and buffer ring, nothing sent (tests). */
-int batch_init(struct ublk_thread *t, struct ublk_queue *q);
+int batch_init(struct ublk_thread *t);
+/* Does thread @t fetch from queue @q?  d->nr_threads and nr_queues set. */
+int batch_serves(const struct ublk_dev *d, unsigned t, unsigned q);
+/* The buffer table slot of @q's @tag in every ring that fetches it. */
+unsigned batch_buf_index(const struct ublk_dev *d, unsigned q, unsigned tag);
 #define BATCH_FETCH_BGID	0	/* buffer group FETCH_IO_CMDS picks from */
 /* Send the gathered results, if any; before each wait. */
 void batch_flush(struct ublk_thread *t);

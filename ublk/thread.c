@@ -2,7 +2,8 @@
 /*
  * The server threads: each has one ring and serves a set of (queue, tag)
  * pairs: by default all the tags of one queue, with per-I/O threads
- * (PER_IO_DAEMON) a share of every queue's tags.  A thread sets its ring
+ * (PER_IO_DAEMON) a share of every queue's tags, with batch I/O the tags
+ * its FETCHes bring from one queue or more.  A thread sets its ring
  * up, arms its tags (queue.c, or batch.c for batch I/O), then reaps CQEs
  * until the kernel holds no command of its and no target I/O is left.
  *
@@ -59,6 +60,48 @@ static void thread_reap(struct ublk_thread *t)
 	uring_cq_advance(&t->ring, n);
 }
 
+/*
+ * The target's per-queue state of the queues @t is first of (q->thread),
+ * once their tags are armed.
+ */
+static int thread_queues_init(struct ublk_thread *t)
+{
+	struct ublk_dev *d = t->dev;
+	struct backend *b = d->backend;
+	unsigned i;
+	int ret;
+
+	for (i = 0; b->ops->queue_init && i < d->nr_queues; i++) {
+		struct ublk_queue *q = &d->queues[i];
+
+		if (q->thread != t)
+			continue;
+		ret = b->ops->queue_init(b, q);
+		if (ret < 0) {
+			log_err("queue %u: %s backend setup: %s", q->q_id,
+				b->ops->name, strerror(-ret));
+			return ret;
+		}
+		q->tgt_ready = 1;
+	}
+	return 0;
+}
+
+/*
+ * After their last target CQE; on a failed setup, what queue_init queued
+ * was never submitted.
+ */
+static void thread_queues_exit(struct ublk_thread *t)
+{
+	struct ublk_dev *d = t->dev;
+	struct backend *b = d->backend;
+	unsigned i;
+
+	for (i = 0; b->ops->queue_exit && i < d->nr_queues; i++)
+		if (d->queues[i].thread == t && d->queues[i].tgt_ready)
+			b->ops->queue_exit(b, &d->queues[i]);
+}
+
 static int thread_setup(struct ublk_thread *t)
 {
 	struct ublk_dev *d = t->dev;
@@ -87,23 +130,15 @@ static int thread_setup(struct ublk_thread *t)
 	if (ret < 0)
 		log_debug("thread %u: no registered ring fd (%d)", t->idx, ret);
 
-	/* batch I/O: one queue per thread, thread i serving queue i */
 	if (d->queues[0].mode & UBLK_QMODE_BATCH)
-		ret = batch_setup(t, t->queue);
+		ret = batch_setup(t);
 	else
 		ret = queue_fetch_tags(t);
 	if (ret < 0)
 		return ret;
-	/* the target's per-queue state, once the tags are armed */
-	if (t->queue && b->ops->queue_init) {
-		ret = b->ops->queue_init(b, t->queue);
-		if (ret < 0) {
-			log_err("queue %u: %s backend setup: %s", t->queue->q_id,
-				b->ops->name, strerror(-ret));
-			return ret;
-		}
-		t->queue->tgt_ready = 1;
-	}
+	ret = thread_queues_init(t);
+	if (ret < 0)
+		return ret;
 	ret = uring_submit(&t->ring);
 	ublk_test_die_point(d, "queue_setup");
 	return ret < 0 ? ret : 0;
@@ -170,7 +205,6 @@ static void thread_serve(struct ublk_thread *t)
 static void *thread_main(void *arg)
 {
 	struct ublk_thread *t = arg;
-	struct backend *b = t->dev->backend;
 
 	t->tid = (pid_t)syscall(SYS_gettid);
 	if (CPU_COUNT(&t->cpus) &&
@@ -189,12 +223,7 @@ static void *thread_main(void *arg)
 	thread_notify(t, t->setup_ret < 0 ? UBLK_THREAD_EXITED : UBLK_THREAD_RUNNING);
 	if (t->setup_ret == 0)
 		thread_serve(t);
-	/*
-	 * After its last target CQE; on a failed setup, what queue_init
-	 * queued was never submitted.
-	 */
-	if (t->queue && t->queue->tgt_ready && b->ops->queue_exit)
-		b->ops->queue_exit(b, t->queue);
+	thread_queues_exit(t);
 	uring_exit(&t->ring);
 	batch_teardown(t);
 	thread_notify(t, UBLK_THREAD_EXITED);

@@ -87,7 +87,7 @@ struct ublk_dev;
 struct ublk_io {
 	void *buf;		/* page-aligned I/O buffer */
 	void *meta;		/* integrity: the request's metadata, or NULL */
-	struct ublk_thread *t;	/* the thread that serves this tag */
+	struct ublk_thread *t;	/* the thread that serves this tag; batch I/O: that fetched it last */
 	unsigned buf_index;	/* zero copy: its slot in t's buffer table */
 	unsigned flags;
 	unsigned tgt_inflight;	/* backend SQEs in flight for this tag */
@@ -135,7 +135,12 @@ struct ublk_queue {
 	unsigned q_id;
 	unsigned depth;
 	unsigned mode;		/* UBLK_QMODE_* */
-	struct ublk_thread *thread;	/* serves every tag; NULL with per-I/O threads */
+	/*
+	 * Serves every tag, or with batch I/O PREPs them and keeps the
+	 * target's state (other threads may fetch from it too); NULL with
+	 * per-I/O threads.
+	 */
+	struct ublk_thread *thread;
 	int tgt_ready;		/* the target's queue_init succeeded: queue_exit is due */
 	int trace_fd;		/* trace_marker, or -1 */
 	cpu_set_t cpus;		/* the kernel's affinity for this queue */
@@ -165,14 +170,15 @@ struct ublk_batch;
 /*
  * A server thread: one ring, serving a set of (queue, tag) pairs.  By
  * default thread i serves every tag of queue i; with per-I/O threads
- * (PER_IO_DAEMON) the tags of all queues are dealt out among them.
+ * (PER_IO_DAEMON) the tags of all queues are dealt out among them; with
+ * batch I/O it serves the tags its FETCHes bring, from one queue or more,
+ * which other threads may fetch from too (batch_serves in batch.c).
  */
 struct ublk_thread {
 	struct uring ring;
 	struct ublk_dev *dev;
 	unsigned idx;
 	unsigned nr_ios;	/* (queue, tag) pairs it serves */
-	struct ublk_queue *queue;	/* the queue it serves alone; NULL: per-I/O threads */
 	unsigned cmd_inflight;	/* io commands the kernel holds */
 	unsigned tgt_inflight;	/* backend SQEs in flight */
 	unsigned tgt_notag_inflight;	/* backend SQEs of no tag (UBLK_TGT_NO_TAG) */
@@ -212,6 +218,11 @@ struct ublk_switches {
 	int plain_ring;		/* no SINGLE_ISSUER, DEFER_TASKRUN, COOP_TASKRUN */
 	int no_ring_fd;		/* leave each ring's fd unregistered */
 	const char *die_at;	/* setup point to die at (ublk_test_die_point), or NULL */
+	/*
+	 * Batch I/O: one buffer for a thread's FETCHes, so that under load
+	 * a FETCH ends (-ENOBUFS) and another thread's takes its queue over.
+	 */
+	int one_fetch_buf;
 };
 
 /* Start @t; it reports on t->dev->event_fd as its state changes. */
@@ -240,7 +251,7 @@ struct ublk_dev {
 	unsigned dev_id;
 	unsigned nr_queues;
 	struct ublk_thread *threads;
-	unsigned nr_threads;	/* 0 before start: one per queue */
+	unsigned nr_threads;	/* 0 before start: one per queue; any count with per_io or batch I/O */
 	int per_io;		/* deal tags out among the threads (PER_IO_DAEMON) */
 	unsigned threads_started;
 	int cdev_fd;
@@ -277,7 +288,7 @@ int ublk_dev_end_recovery(struct ublk_dev *d);
 void ublk_dev_dump(const struct ublk_dev *d, int fd);
 /* Threads still running. */
 int ublk_dev_threads_alive(const struct ublk_dev *d);
-/* The thread serving queue @q's first tag (list shows it), or -1. */
+/* The thread serving queue @q (its first one, with batch I/O), or its first tag; -1. */
 pid_t ublk_dev_queue_tid(const struct ublk_dev *d, unsigned q);
 /* Wait for every thread to end, then unmap the queues and close /dev/ublkcN. */
 void ublk_dev_join_queues(struct ublk_dev *d);

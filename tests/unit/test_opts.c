@@ -139,6 +139,17 @@ int main(void)
 	CHECK(strstr(err, "no get-data step") != NULL);
 	CHECK(P("-t", "null", "-b", "--per_io_tasks") < 0);
 	CHECK(strstr(err, "drop --per_io_tasks") != NULL);
+	/* batch I/O: threads share queues, or one serves several */
+	CHECK_EQ(P("-t", "null", "-b", "--nthreads", "4"), 0);
+	CHECK_EQ(o.nr_threads, 4);
+	CHECK(!(o.flags & UBLK_F_PER_IO_DAEMON));
+	CHECK_EQ(P("-t", "null", "-b"), 0);
+	CHECK_EQ(o.nr_threads, 0);	/* one per queue, as without -b */
+	CHECK(P("-t", "null", "-b", "-d", "2", "--nthreads", "3") < 0);
+	CHECK(strstr(err, "more than the 2 tags") != NULL);
+	CHECK(P("-t", "nbd", "--unix", "/s", "-b", "--nthreads", "2") < 0);
+	CHECK(strstr(err, "no more --nthreads than queues") != NULL);
+	CHECK_EQ(P("-t", "nbd", "--unix", "/s", "-b", "--nthreads", "1"), 0);
 
 	/* integrity: kublk's spellings; it turns on user copy */
 	CHECK_EQ(P("-t", "mem", "-s", "1M", "--metadata_size", "64", "--pi_offset", "56",

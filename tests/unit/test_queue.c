@@ -132,7 +132,6 @@ static void fixture_init(const struct backend_ops *ops, unsigned mode, int ring)
 	f.q.trace_fd = -1;
 	f.q.thread = &f.t;
 	f.t.dev = &f.d;
-	f.t.queue = &f.q;
 	f.t.nr_ios = DEPTH;
 	for (tag = 0; tag < DEPTH; tag++) {
 		f.ios[tag].t = &f.t;
@@ -498,7 +497,7 @@ static void test_batch_commit(void)
 	uint16_t tags[DEPTH];
 
 	fixture_init(&fake_ops, UBLK_QMODE_BATCH, 1);
-	REQUIRE(batch_init(&f.t, &f.q) == 0);
+	REQUIRE(batch_init(&f.t) == 0);
 	CHECK(f.t.commit != NULL);
 	/* a result goes through batch_commit: gathered, sent at the flush */
 	with_target(3, UBLK_IO_OP_READ, 1);
@@ -542,6 +541,51 @@ static void test_batch_commit(void)
 	fixture_exit();
 }
 
+/*
+ * Threads and queues dealt round robin: every queue has a thread, and
+ * either each thread has one queue or each queue one thread; a tag's
+ * buffer slot is the same for every thread and unique in each ring.
+ */
+static void test_batch_map(void)
+{
+	static const unsigned shapes[][2] = { { 4, 1 }, { 1, 4 }, { 3, 2 }, { 2, 3 },
+					      { 2, 2 }, { 5, 3 } };
+	struct ublk_queue qs[4];
+	struct ublk_dev d;
+	unsigned s, t, q, tag, nt, nq, per_q, per_t;
+
+	memset(&d, 0, sizeof(d));
+	memset(qs, 0, sizeof(qs));
+	d.queues = qs;
+	for (q = 0; q < 4; q++)
+		qs[q].depth = 8;
+	for (s = 0; s < sizeof(shapes) / sizeof(shapes[0]); s++) {
+		d.nr_threads = nt = shapes[s][0];
+		d.nr_queues = nq = shapes[s][1];
+		for (q = 0; q < nq; q++) {
+			per_q = 0;
+			for (t = 0; t < nt; t++)
+				per_q += batch_serves(&d, t, q);
+			CHECK(per_q >= 1);
+			CHECK(batch_serves(&d, q % nt, q));	/* its first thread */
+			for (tag = 0; tag < 8; tag++)
+				CHECK_EQ(batch_buf_index(&d, q, tag) % 8, tag);
+		}
+		for (t = 0; t < nt; t++) {
+			per_t = 0;
+			for (q = 0; q < nq; q++) {
+				if (!batch_serves(&d, t, q))
+					continue;
+				per_t++;
+				/* the thread's k-th queue: slots 8k.., below its nr_ios */
+				CHECK_EQ(batch_buf_index(&d, q, 0), 8 * (per_t - 1));
+			}
+			CHECK(per_t >= 1);
+			CHECK(per_t == 1 || nt < nq);
+		}
+	}
+}
+
 /* FETCH_IO_CMDS: the kernel fills a provided buffer with tags; a pipe read does it here. */
 static void test_batch_fetch(void)
 {
@@ -552,7 +596,7 @@ static void test_batch_fetch(void)
 	int fds[2];
 
 	fixture_init(&fake_ops, UBLK_QMODE_BATCH, 1);
-	REQUIRE(batch_init(&f.t, &f.q) == 0);
+	REQUIRE(batch_init(&f.t) == 0);
 	REQUIRE(pipe(fds) == 0);
 	REQUIRE(write(fds[1], list, sizeof(list)) == sizeof(list));
 	sqe = uring_get_sqe(&f.t.ring);
@@ -745,6 +789,7 @@ int main(void)
 	test_shmem();
 	test_batch_commit();
 	test_batch_fetch();
+	test_batch_map();
 	test_thread_stops();
 	test_thread_waits_for_target();
 	return unit_done();
