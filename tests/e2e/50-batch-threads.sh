@@ -40,9 +40,12 @@ threads() {
 # verify NAME ID: fio verify over the device, one job pinned to each CPU
 # so that every hardware queue gets requests.
 verify() {
+	local ncpu per
+	ncpu=$(nproc)
+	per=$((96 / ncpu))M
 	fio --name="$1" --filename=/dev/ublkb$2 --ioengine=io_uring --direct=1 \
-		--rw=randwrite --bsrange=512-128k --size=48M --iodepth=64 \
-		--numjobs=2 --offset_increment=48M --cpus_allowed=0-1 \
+		--rw=randwrite --bsrange=512-128k --size="$per" --iodepth=64 \
+		--numjobs="$ncpu" --offset_increment="$per" --cpus_allowed=0-$((ncpu - 1)) \
 		--cpus_allowed_policy=split --verify=crc32c --verify_fatal=1 \
 		--do_verify=1 --output="$TEST_TMP/$1.out" > /dev/null 2>&1 ||
 		{ tail -n 20 "$TEST_TMP/$1.out" >&2; fail "$1: fio verify failed"; }
