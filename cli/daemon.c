@@ -244,6 +244,14 @@ static void daemon_stopping(struct ublk_dev *d)
 		b->ops->stop(b);
 }
 
+static int dev_quiesced(struct ublk_dev *d)
+{
+	struct ublksrv_ctrl_dev_info info;
+
+	return ublk_ctrl_get_info(d->ctrl, d->info.dev_id, &info) == 0 &&
+	       info.state == UBLK_S_DEV_QUIESCED;
+}
+
 /* Serve until the device stops or a signal says to stop it; 1 if told to. */
 static int daemon_serve(struct ublk_dev *d, int sfd)
 {
@@ -291,6 +299,15 @@ static int daemon_serve(struct ublk_dev *d, int sfd)
 		 */
 		if (stopping)
 			continue;
+		if (!told && ret == 0 && timeout >= 0 && dev_quiesced(d)) {
+			/*
+			 * QUIESCE_DEV ended every queue's fetches: the rest
+			 * end once their I/O is done, however long a loaded
+			 * machine takes, and the device stays for recover.
+			 */
+			timeout = -1;
+			continue;
+		}
 		if (told || (ret == 0 && timeout >= 0)) {
 			stopping = 1;
 			daemon_stopping(d);
