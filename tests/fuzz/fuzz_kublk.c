@@ -26,16 +26,20 @@ static jmp_buf out;
 static char msg[640];
 
 /* A refusal: a message, then back to the harness. */
+static void __attribute__((noreturn)) refuse(const char *fmt, va_list ap)
+{
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (!msg[0])
+		abort();
+	longjmp(out, 1);
+}
+
 void die(const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	if (!msg[0])
-		abort();
-	longjmp(out, 1);
+	refuse(fmt, ap);
 }
 
 void die_usage(const char *fmt, ...)
@@ -43,11 +47,7 @@ void die_usage(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	if (!msg[0])
-		abort();
-	longjmp(out, 1);
+	refuse(fmt, ap);
 }
 
 void cli_help(void) { longjmp(out, 1); }
