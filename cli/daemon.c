@@ -244,14 +244,6 @@ static void daemon_stopping(struct ublk_dev *d)
 		b->ops->stop(b);
 }
 
-static int dev_quiesced(struct ublk_dev *d)
-{
-	struct ublksrv_ctrl_dev_info info;
-
-	return ublk_ctrl_get_info(d->ctrl, d->info.dev_id, &info) == 0 &&
-	       info.state == UBLK_S_DEV_QUIESCED;
-}
-
 /* Serve until the device stops or a signal says to stop it; 1 if told to. */
 static int daemon_serve(struct ublk_dev *d, int sfd)
 {
@@ -293,26 +285,19 @@ static int daemon_serve(struct ublk_dev *d, int sfd)
 			(void)!read(d->event_fd, &cnt, sizeof(cnt));
 		/*
 		 * Told to stop: STOP_DEV aborts every fetch, so all queues end.
-		 * A queue that ended by itself was stopped, quiesced or failed;
-		 * the others follow at once unless it failed alone, so after a
-		 * grace period the device is stopped to end them.
+		 * A thread that ended because the kernel aborted its commands
+		 * (STOP_DEV, QUIESCE_DEV: the device stays QUIESCED only once
+		 * we close it) is followed by all the others, however long a
+		 * loaded machine takes.  One that failed by itself is not:
+		 * after a grace period the device is stopped to end the rest.
 		 */
 		if (stopping)
 			continue;
-		if (!told && ret == 0 && timeout >= 0 && dev_quiesced(d)) {
-			/*
-			 * QUIESCE_DEV ended every queue's fetches: the rest
-			 * end once their I/O is done, however long a loaded
-			 * machine takes, and the device stays for recover.
-			 */
-			timeout = -1;
-			continue;
-		}
 		if (told || (ret == 0 && timeout >= 0)) {
 			stopping = 1;
 			daemon_stopping(d);
 			ublk_ctrl_stop_dev(d->ctrl, d->info.dev_id);
-		} else if (ublk_dev_threads_alive(d) < (int)d->nr_threads) {
+		} else if (ublk_dev_threads_failed(d)) {
 			timeout = QUEUE_END_GRACE_MS;
 		}
 	}

@@ -434,8 +434,10 @@ static void fetch_ended(struct ublk_thread *t, const struct batch_queue *bq,
 		send_fetch(t, bq);
 		return;
 	}
-	if (res != -ENODEV)
+	if (res != -ENODEV) {
 		log_err("queue %u: FETCH_IO_CMDS: %s", q->q_id, strerror(-res));
+		t->failed = 1;
+	}
 	t->aborted = 1;
 	for (i = 0; i < q->depth; i++)
 		if (q->ios[i].flags == UBLK_IO_IN_KERNEL)

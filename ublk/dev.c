@@ -637,6 +637,17 @@ int ublk_dev_threads_alive(const struct ublk_dev *d)
 	return (int)n;
 }
 
+int ublk_dev_threads_failed(const struct ublk_dev *d)
+{
+	unsigned i, n = 0;
+
+	for (i = 0; i < d->threads_started; i++)
+		if (thread_state(&d->threads[i]) == UBLK_THREAD_EXITED &&
+		    (d->threads[i].failed || d->threads[i].setup_ret < 0))
+			n++;
+	return (int)n;
+}
+
 pid_t ublk_dev_queue_tid(const struct ublk_dev *d, unsigned q)
 {
 	if (!d->queues || q >= d->nr_queues || !d->queues[q].ios ||

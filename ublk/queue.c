@@ -522,9 +522,11 @@ static void queue_fetch_done(struct ublk_queue *q, unsigned tag, int res)
 		queue_io_cmd(q, tag, UBLK_IO_NEED_GET_DATA, 0);
 	} else {
 		/* -ENODEV: the queue is going away; anything else is fatal too */
-		if (res != -ENODEV)
+		if (res != -ENODEV) {
 			log_err("queue %u tag %u: io command failed: %s", q->q_id,
 				tag, strerror(-res));
+			q->ios[tag].t->failed = 1;
+		}
 		q->ios[tag].flags = UBLK_IO_DONE;
 		q->ios[tag].t->aborted = 1;
 		log_debug("q%u tag %u aborted (%d)", q->q_id, tag, res);

@@ -195,6 +195,7 @@ static void thread_serve(struct ublk_thread *t)
 		if (ret < 0 && ret != -EBUSY && ret != -EAGAIN) {
 			log_err("thread %u: io_uring_enter: %s", t->idx,
 				strerror(-ret));
+			t->failed = 1;
 			break;
 		}
 		thread_reap(t);

@@ -184,6 +184,7 @@ struct ublk_thread {
 	unsigned tgt_notag_inflight;	/* backend SQEs of no tag (UBLK_TGT_NO_TAG) */
 	int tgt_stopping;	/* cancelling those: no new ones */
 	int aborted;		/* the kernel aborted a command: the queue goes away */
+	int failed;		/* a command or io_uring_enter failed: it ends alone */
 	unsigned aux_inflight;	/* buffer (un)register commands in flight */
 	uint64_t served;	/* requests fetched (relaxed atomic: dump reads it) */
 	/*
@@ -288,6 +289,11 @@ int ublk_dev_end_recovery(struct ublk_dev *d);
 void ublk_dev_dump(const struct ublk_dev *d, int fd);
 /* Threads still running. */
 int ublk_dev_threads_alive(const struct ublk_dev *d);
+/*
+ * Threads that ended by a failure of their own (setup, a command, the
+ * ring), not because the kernel aborted the device's commands.
+ */
+int ublk_dev_threads_failed(const struct ublk_dev *d);
 /* The thread serving queue @q (its first one, with batch I/O), or its first tag; -1. */
 pid_t ublk_dev_queue_tid(const struct ublk_dev *d, unsigned q);
 /* Wait for every thread to end, then unmap the queues and close /dev/ublkcN. */

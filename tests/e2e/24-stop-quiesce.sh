@@ -45,6 +45,47 @@ if has_feature QUIESCE; then
 	cmp -n 4194304 "$TEST_TMP/data" /dev/ublkb$id || fail "data differs after quiesce + recover"
 	sublk_del "$id"
 	echo "ok quiesce + recover"
+
+	# Quiesce while one queue's thread cannot run for 3 s (stopped by
+	# ptrace, as a loaded machine may leave it unscheduled): the other
+	# queue ends at once, and the daemon must wait for this one, not
+	# stop the device after its grace period for a failed queue.
+	if [ "$(nproc)" -ge 2 ]; then
+		id=$(sublk_add -t loop -f "$img" -r 1 -q 2) || fail "add -r 1 -q 2 failed"
+		dd if="$TEST_TMP/data" of=/dev/ublkb$id bs=1M oflag=direct status=none
+		pid=$(daemon_pid "$id")
+		tid=$("$SUBLK" list -n "$id" | sed -n 's/.*queue 1: tid \([0-9]*\).*/\1/p')
+		[ -n "$tid" ] || fail "no tid for queue 1 in list"
+		python3 - "$tid" 3 > "$TEST_TMP/ptrace.out" 2>&1 <<'PY' &
+import ctypes, os, sys, time
+libc = ctypes.CDLL(None, use_errno=True)
+libc.ptrace.argtypes = [ctypes.c_long] * 2 + [ctypes.c_void_p] * 2
+tid = int(sys.argv[1])
+if libc.ptrace(0x4206, tid, None, None):	# PTRACE_SEIZE
+    sys.exit("PTRACE_SEIZE: " + os.strerror(ctypes.get_errno()))
+libc.ptrace(0x4207, tid, None, None)		# PTRACE_INTERRUPT
+os.waitpid(tid, 0x40000000)			# __WALL
+print("stopped", flush=True)
+time.sleep(float(sys.argv[2]))
+libc.ptrace(17, tid, None, None)		# PTRACE_DETACH
+print("resumed", flush=True)
+PY
+		tracer=$!
+		for _ in $(seq 100); do
+			grep -q stopped "$TEST_TMP/ptrace.out" && break
+			sleep 0.1
+		done
+		grep -q stopped "$TEST_TMP/ptrace.out" || fail "queue 1's thread not stopped: $(cat "$TEST_TMP/ptrace.out")"
+		"$SUBLK" quiesce -n "$id" || fail "quiesce with a stopped queue thread failed"
+		wait "$tracer"
+		wait_pid_gone "$pid" 10 || fail "daemon still running after quiesce"
+		state=$(dev_state "$id")
+		[ "$state" = QUIESCED ] || fail "a queue thread late by 3 s: $state after quiesce, not QUIESCED"
+		"$SUBLK" recover -n "$id" > /dev/null || fail "recover after the late quiesce failed"
+		cmp -n 4194304 "$TEST_TMP/data" /dev/ublkb$id || fail "data differs after the late quiesce + recover"
+		sublk_del "$id"
+		echo "ok quiesce with a queue thread 3 s late: QUIESCED, recovered"
+	fi
 fi
 
 # del --async
