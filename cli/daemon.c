@@ -252,7 +252,7 @@ static int daemon_serve(struct ublk_dev *d, int sfd)
 		{ .fd = d->event_fd, .events = POLLIN },
 	};
 	struct signalfd_siginfo si;
-	int stopping = 0, told = 0;
+	int stopping = 0, told = 0, left = 0;
 	uint64_t cnt;
 
 	int timeout = -1, ret;
@@ -286,18 +286,32 @@ static int daemon_serve(struct ublk_dev *d, int sfd)
 		/*
 		 * Told to stop: STOP_DEV aborts every fetch, so all queues end.
 		 * A thread that ended because the kernel aborted its commands
-		 * (STOP_DEV, QUIESCE_DEV: the device stays QUIESCED only once
-		 * we close it) is followed by all the others, however long a
-		 * loaded machine takes.  One that failed by itself is not:
-		 * after a grace period the device is stopped to end the rest.
+		 * (STOP_DEV, QUIESCE_DEV: the device is QUIESCED only once we
+		 * close it) is followed by the others, however long a loaded
+		 * machine takes; after a grace period they are told to leave
+		 * once idle, for a fetch the kernel skipped when it cancelled.
+		 * One that failed by itself is not followed: after the grace
+		 * period the device is stopped to end the rest.
 		 */
 		if (stopping)
 			continue;
+		if (!told && ret == 0 && timeout >= 0 && !ublk_dev_threads_failed(d)) {
+			log_info("dev %u: a queue ended; telling the others to end once idle",
+				 d->info.dev_id);
+			ret = ublk_dev_threads_leave(d);
+			if (ret < 0)
+				log_err("dev %u: cannot wake the queue threads: %s",
+					d->info.dev_id, strerror(-ret));
+			left = 1;
+			timeout = -1;
+			continue;
+		}
 		if (told || (ret == 0 && timeout >= 0)) {
 			stopping = 1;
 			daemon_stopping(d);
 			ublk_ctrl_stop_dev(d->ctrl, d->info.dev_id);
-		} else if (ublk_dev_threads_failed(d)) {
+		} else if (timeout < 0 && (!left || ublk_dev_threads_failed(d)) &&
+			   ublk_dev_threads_alive(d) < (int)d->nr_threads) {
 			timeout = QUEUE_END_GRACE_MS;
 		}
 	}

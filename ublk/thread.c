@@ -37,6 +37,8 @@ void ublk_test_die_point(const struct ublk_dev *d, const char *point)
 
 /* user_data op of the cancel that ends the target's SQEs of no tag */
 #define THREAD_OP_CANCEL	0xff
+/* user_data op of ublk_dev_threads_leave's wake-up */
+#define THREAD_OP_WAKE		0xfe
 
 static void thread_reap(struct ublk_thread *t)
 {
@@ -53,6 +55,8 @@ static void thread_reap(struct ublk_thread *t)
 			batch_handle_cqe(t, cqe);
 		else if (op == THREAD_OP_CANCEL)
 			log_debug("thread %u: cancelled %d", t->idx, cqe->res);
+		else if (op == THREAD_OP_WAKE)
+			log_debug("thread %u: told to leave", t->idx);
 		else
 			queue_handle_cqe(t, cqe);
 		n++;
@@ -180,6 +184,24 @@ static unsigned thread_stop_tgt(struct ublk_thread *t)
 	return t->tgt_notag_inflight;
 }
 
+/*
+ * Told to leave (ublk_dev_threads_leave): the device's commands were
+ * aborted, so what the kernel still holds of ours is fetches that would
+ * never bring a request.  Ends like an abort, without waiting for them.
+ */
+static int thread_left(struct ublk_thread *t)
+{
+	if (!__atomic_load_n(&t->leave, __ATOMIC_RELAXED))
+		return 0;
+	t->aborted = 1;
+	if (t->tgt_inflight || t->aux_inflight || thread_stop_tgt(t))
+		return 0;
+	(void)uring_submit(&t->ring);	/* commits gathered: the kernel has them */
+	log_debug("thread %u: leaving, %u commands with the kernel", t->idx,
+		  t->cmd_inflight);
+	return 1;
+}
+
 /* Serve until the kernel holds no command of ours and no I/O is left. */
 static void thread_serve(struct ublk_thread *t)
 {
@@ -190,6 +212,8 @@ static void thread_serve(struct ublk_thread *t)
 		batch_flush(t);		/* batch I/O: the results gathered */
 		if (!t->cmd_inflight && !t->tgt_inflight && !t->aux_inflight &&
 		    !thread_stop_tgt(t))
+			break;
+		if (thread_left(t))
 			break;
 		ret = uring_submit_and_wait(&t->ring, 1);
 		if (ret < 0 && ret != -EBUSY && ret != -EAGAIN) {
@@ -229,6 +253,41 @@ static void *thread_main(void *arg)
 	batch_teardown(t);
 	thread_notify(t, UBLK_THREAD_EXITED);
 	return NULL;
+}
+
+int ublk_dev_threads_leave(struct ublk_dev *d)
+{
+	struct io_uring_sqe *sqe;
+	struct uring r;
+	unsigned i, n = 0;
+	int ret;
+
+	ret = uring_init(&r, 8, 0);
+	if (ret < 0)
+		return ret;
+	for (i = 0; i < d->threads_started; i++) {
+		struct ublk_thread *t = &d->threads[i];
+
+		if (__atomic_load_n(&t->state, __ATOMIC_ACQUIRE) != UBLK_THREAD_RUNNING)
+			continue;
+		__atomic_store_n(&t->leave, 1, __ATOMIC_RELAXED);
+		sqe = uring_get_sqe(&r);
+		if (!sqe) {
+			ret = uring_submit_and_wait(&r, n);
+			if (ret < 0)
+				break;
+			uring_cq_advance(&r, uring_cq_ready(&r));
+			n = 0;
+			sqe = uring_get_sqe(&r);
+		}
+		uring_prep_msg_ring(sqe, t->ring.ring_fd, 0,
+				    ublk_user_data(0, 0, THREAD_OP_WAKE, 0, 0));
+		n++;
+	}
+	if (ret >= 0 && n)
+		ret = uring_submit_and_wait(&r, n);
+	uring_exit(&r);
+	return ret < 0 ? ret : 0;
 }
 
 int ublk_thread_start(struct ublk_thread *t)

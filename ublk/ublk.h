@@ -185,6 +185,8 @@ struct ublk_thread {
 	int tgt_stopping;	/* cancelling those: no new ones */
 	int aborted;		/* the kernel aborted a command: the queue goes away */
 	int failed;		/* a command or io_uring_enter failed: it ends alone */
+	int leave;		/* relaxed atomic: the device's commands were aborted
+				 * elsewhere: end once no request is ours */
 	unsigned aux_inflight;	/* buffer (un)register commands in flight */
 	uint64_t served;	/* requests fetched (relaxed atomic: dump reads it) */
 	/*
@@ -294,6 +296,14 @@ int ublk_dev_threads_alive(const struct ublk_dev *d);
  * ring), not because the kernel aborted the device's commands.
  */
 int ublk_dev_threads_failed(const struct ublk_dev *d);
+/*
+ * Another thread's commands were aborted (STOP_DEV, QUIESCE_DEV): the
+ * device is going away, yet a command the kernel was busy with when it
+ * cancelled (batch I/O's active FETCH) may never end.  Tell the running
+ * threads to end once they serve no request (closing a ring cancels what
+ * it still holds) and wake them.  0, or a negative errno.
+ */
+int ublk_dev_threads_leave(struct ublk_dev *d);
 /* The thread serving queue @q (its first one, with batch I/O), or its first tag; -1. */
 pid_t ublk_dev_queue_tid(const struct ublk_dev *d, unsigned q);
 /* Wait for every thread to end, then unmap the queues and close /dev/ublkcN. */
