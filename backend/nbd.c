@@ -438,6 +438,20 @@ static int nbd_queue_io(struct backend *b, struct ublk_queue *q, unsigned tag,
 	return BACKEND_QUEUED;
 }
 
+/*
+ * Every CQE of the round is handled: what came in it (new requests, the
+ * rest of a short send) goes out in one send per connection.
+ */
+static void nbd_queue_submit(struct backend *b, struct ublk_queue *q)
+{
+	struct nbd_dev *dev = b->priv;
+	struct nbd_queue *nq = dev->queues[ublk_queue_id(q)];
+	unsigned i;
+
+	for (i = 0; nq && i < nq->nr_conns; i++)
+		nbd_send_kick(&nq->conns[i]);
+}
+
 static int nbd_tgt_event(struct backend *b, struct ublk_queue *q,
 			 const struct io_uring_cqe *cqe)
 {
@@ -508,6 +522,7 @@ const struct backend_ops backend_nbd_ops = {
 	.queue_init = nbd_queue_init,
 	.queue_exit = nbd_queue_exit,
 	.tgt_event = nbd_tgt_event,
+	.queue_submit = nbd_queue_submit,
 	.stop = nbd_stop,
 	.json = nbd_json,
 };

@@ -210,11 +210,9 @@ static void send_done(struct nbd_conn *c, uint32_t res)
 	}
 	c->batch = 0;
 	c->sending = 0;
-	if (early) {
+	if (early)
 		nbd_conn_lost(c, LOG_WARN, "the server replied to a request it had not all received");
-		return;
-	}
-	nbd_send_kick(c);
+	/* the rest goes with this round's new requests: nbd_queue_submit() */
 }
 
 /*
@@ -247,7 +245,7 @@ void nbd_conn_queue(struct nbd_conn *c, struct nbd_io *io)
 	}
 	io->state = NBD_IO_QUEUED;
 	nbd_list_append(c->nq, &c->head, &c->tail, io);
-	nbd_send_kick(c);
+	/* sent with the others of this round, by nbd_queue_submit() */
 }
 
 /* ---- receiving ---- */
