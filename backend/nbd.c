@@ -331,6 +331,10 @@ void nbd_io_finish(struct nbd_queue *nq, struct nbd_io *io, int nbd_result)
 
 	if (!res && (type == NBD_CMD_READ || type == NBD_CMD_WRITE))
 		res = (int)io->req.len;
+	if (io->state == NBD_IO_SENT)
+		nq->conns[io->conn].nr_sent--;
+	if (type == NBD_CMD_READ)
+		nq->conns[io->conn].nr_reads--;
 	io->state = NBD_IO_IDLE;
 	nq->conns[io->conn].nr_reqs--;
 	nq->held--;
@@ -420,6 +424,7 @@ static int nbd_queue_io(struct backend *b, struct ublk_queue *q, unsigned tag,
 	io->in_batch = io->replied = 0;
 	io->conn = (uint8_t)c->idx;
 	c->nr_reqs++;
+	c->nr_reads += type == NBD_CMD_READ;
 	nq->held++;
 	if (type == NBD_CMD_WRITE) {
 		io->wseq = ++nq->write_seq;
