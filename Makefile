@@ -89,7 +89,7 @@ URING_SRC   := uring/uring.c
 UBLK_SRC    := ublk/ctrl.c ublk/dev.c ublk/thread.c ublk/batch.c ublk/queue.c ublk/shmem.c ublk/log.c
 BACKEND_SRC := backend/backend.c backend/null.c backend/mem.c backend/loop.c backend/stripe.c backend/fault.c \
 	       backend/nbd_proto.c backend/nbd_handshake.c backend/nbd_uri.c \
-	       backend/nbd.c backend/nbd_conn.c backend/nbd_io.c backend/nbd_rxzc.c backend/nbd_sock.c backend/zoned.c
+	       backend/nbd.c backend/nbd_conn.c backend/nbd_io.c backend/nbd_sock.c backend/zoned.c
 CLI_SRC     := main.c cli/kublk.c cli/kublk_cmds.c cli/add.c cli/daemon.c cli/del.c cli/list.c cli/features.c cli/opts.c cli/opts_integrity.c cli/ctl.c \
 	       cli/util.c cli/daemonid.c cli/table.c cli/disk.c cli/up.c cli/notify.c
 RUNSTATE_SRC := cli/runstate.c cli/runstate_dir.c cli/runstate_pid.c

@@ -132,7 +132,6 @@ static void conn_maybe_closed(struct nbd_conn *c)
 	c->dst_io = NULL;
 	c->dst_left = 0;
 	c->done_io = NULL;
-	c->nsteps = c->step = 0;
 	now = nbd_now_ms();
 	if (!c->down_ms)
 		c->down_ms = now;
@@ -159,8 +158,6 @@ static void conn_start(struct nbd_conn *c)
 	c->dst_io = NULL;
 	c->dst_left = 0;
 	c->done_io = NULL;
-	c->nsteps = c->step = 0;
-	c->rx_wide = 0;
 	nbd_recv_post(c);
 	nbd_send_kick(c);
 }
@@ -303,9 +300,9 @@ void nbd_conn_event(struct nbd_conn *c, unsigned op, int res)
 	c->inflight--;
 	switch (c->state) {
 	case NBD_CONN_UP:
-		if (op == NBD_OP_RECV || op == NBD_OP_RXSTEP) {
+		if (op == NBD_OP_RECV) {
 			c->receiving = 0;
-			nbd_recv_done(c, op, res);
+			nbd_recv_done(c, res);
 		} else if (op == NBD_OP_SEND) {
 			nbd_send_cqe(c, res);
 		}

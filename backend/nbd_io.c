@@ -16,8 +16,8 @@
  * Receiving: one recv at a time, into the connection's staging buffer,
  * fed through the reply parser.  A read's data that is already staged is
  * copied out; the rest is received straight into the request's buffer at
- * the offset the parser gives, then feeding goes on.  Zero copy receives
- * otherwise: nbd_rxzc.c.
+ * the offset the parser gives (READ_FIXED into its pages in zero copy),
+ * then feeding goes on.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -263,23 +263,32 @@ void nbd_conn_queue(struct nbd_conn *c, struct nbd_io *io)
 
 void nbd_recv_post(struct nbd_conn *c)
 {
-	struct io_uring_sqe *sqe;
+	struct io_uring_sqe *sqe = nbd_conn_sqe(c, NBD_OP_RECV);
+	int zc = c->nq->dev->zero_copy;
 
-	if (c->nq->dev->zero_copy) {
-		nbd_zc_recv_post(c);
-		return;
-	}
-	sqe = nbd_conn_sqe(c, NBD_OP_RECV);
 	if (!sqe) {
 		nbd_conn_lost(c, LOG_DEBUG, "no SQE for a receive");
 		return;
 	}
 	c->receiving = 1;
-	if (!c->dst_left)
-		uring_prep_recv(sqe, c->fd, c->rx, NBD_RX_SIZE, 0);
-	else
+	if (!c->dst_left) {
+		/*
+		 * Zero copy: no byte past what the parser needs while a read
+		 * is out; with none, and replies due, as many as came.
+		 */
+		c->rx_wide = zc && !c->nr_reads && c->nr_sent;
+		uring_prep_recv(sqe, c->fd, c->rx, zc && !c->rx_wide ?
+				(unsigned)nbd_reply_need(&c->parser) : NBD_RX_SIZE, 0);
+	} else if (c->dst_io->buf) {
 		uring_prep_recv(sqe, c->fd, c->dst_io->buf + c->dst_off,
 				c->dst_left, 0);
+	} else {
+		/* into the read's registered pages; a socket takes offset 0 */
+		uring_prep_rw(sqe, IORING_OP_READ_FIXED, c->fd,
+			      (void *)(uintptr_t)c->dst_off, c->dst_left, 0);
+		sqe->buf_index = (uint16_t)ublk_queue_buf_index(c->nq->q,
+						nbd_io_tag(c->nq, c->dst_io));
+	}
 }
 
 /* The parser's view of the requests in flight on @ctx (a connection). */
@@ -300,7 +309,8 @@ int nbd_conn_lookup(void *ctx, uint64_t cookie, struct nbd_req **req)
 	return 0;
 }
 
-int nbd_reply_done(struct nbd_conn *c, struct nbd_io *io, int result)
+/* A request's reply is all in: 0, or -ESHUTDOWN to drop the connection. */
+static int reply_done(struct nbd_conn *c, struct nbd_io *io, int result)
 {
 	/* the server goes down: the request goes again once it is back */
 	if (result == -ESHUTDOWN)
@@ -316,7 +326,8 @@ int nbd_reply_done(struct nbd_conn *c, struct nbd_io *io, int result)
 	return 0;
 }
 
-int nbd_rx_process(struct nbd_conn *c)
+/* Feed the staged bytes to the parser and act on what it says. */
+static int rx_process(struct nbd_conn *c)
 {
 	struct nbd_reply_ev ev;
 	struct nbd_io *io;
@@ -332,8 +343,9 @@ int nbd_rx_process(struct nbd_conn *c)
 		if (!ev.what)
 			continue;
 		io = (struct nbd_io *)((char *)ev.req - offsetof(struct nbd_io, req));
-		/* zero copy's wide receive: no read is out */
-		if (!io->buf && (ev.what & (NBD_EV_DATA | NBD_EV_ZERO)))
+		/* zero copy stages no read's data, and has no holes */
+		if (!io->buf && (ev.what & (NBD_EV_DATA | NBD_EV_ZERO)) &&
+		    (c->rx_off < c->rx_len || (ev.what & NBD_EV_ZERO)))
 			return nbd_fail(c->parser.err, sizeof(c->parser.err), -EPROTO,
 					"read data staged in zero copy");
 		if (ev.what & NBD_EV_DATA) {
@@ -355,7 +367,7 @@ int nbd_rx_process(struct nbd_conn *c)
 		if (ev.what & NBD_EV_ZERO)
 			memset(io->buf + ev.off, 0, ev.len);
 		if (ev.what & NBD_EV_DONE) {
-			ret = nbd_reply_done(c, io, ev.result);
+			ret = reply_done(c, io, ev.result);
 			if (ret < 0)
 				return ret;
 		}
@@ -364,27 +376,19 @@ int nbd_rx_process(struct nbd_conn *c)
 	return 0;
 }
 
-void nbd_recv_failed(struct nbd_conn *c, int res)
-{
-	if (res == -ECANCELED)	/* the queue stops */
-		nbd_conn_lost(c, LOG_DEBUG, "receive cancelled");
-	else if (res == 0)
-		nbd_conn_lost(c, LOG_WARN, "the server closed the connection");
-	else
-		nbd_conn_lost(c, LOG_WARN, "receive: %s", strerror(-res));
-}
-
-void nbd_recv_done(struct nbd_conn *c, unsigned op, int res)
+void nbd_recv_done(struct nbd_conn *c, int res)
 {
 	struct nbd_io *io;
 	int ret = 0;
 
-	if (c->nq->dev->zero_copy) {
-		nbd_zc_recv_done(c, op, res);
-		return;
-	}
+	c->rx_wide = 0;		/* reads may go again */
 	if (res <= 0) {
-		nbd_recv_failed(c, res);
+		if (res == -ECANCELED)	/* the queue stops */
+			nbd_conn_lost(c, LOG_DEBUG, "receive cancelled");
+		else if (res == 0)
+			nbd_conn_lost(c, LOG_WARN, "the server closed the connection");
+		else
+			nbd_conn_lost(c, LOG_WARN, "receive: %s", strerror(-res));
 		return;
 	}
 	if (c->dst_left) {
@@ -393,12 +397,12 @@ void nbd_recv_done(struct nbd_conn *c, unsigned op, int res)
 		if (!c->dst_left && c->done_io) {
 			io = c->done_io;
 			c->done_io = NULL;
-			ret = nbd_reply_done(c, io, c->done_result);
+			ret = reply_done(c, io, c->done_result);
 		}
 	} else {
 		c->rx_len = (uint32_t)res;
 		c->rx_off = 0;
-		ret = nbd_rx_process(c);
+		ret = rx_process(c);
 	}
 	if (ret == -ESHUTDOWN) {
 		nbd_conn_lost(c, LOG_WARN, "the server is shutting down");

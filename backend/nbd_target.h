@@ -47,7 +47,6 @@
 #define NBD_RX_SIZE		(64 << 10)	/* staging buffer of replies */
 #define NBD_SEND_BATCH		32	/* requests in one sendmsg */
 #define NBD_NO_TAG		0xffff	/* end of a request list */
-#define NBD_RX_CHAIN		32	/* zero copy: steps of a receive chain */
 
 /* user_data op of each SQE of no tag; tgt_data is the connection's index */
 enum {
@@ -56,7 +55,6 @@ enum {
 	NBD_OP_CONNECT,
 	NBD_OP_CANCEL,		/* cancel of what is in flight on a socket */
 	NBD_OP_TIMER,
-	NBD_OP_RXSTEP,		/* zero copy: a step of a receive chain */
 };
 
 /* Where a request is (nbd_io.state). */
@@ -95,15 +93,6 @@ enum {
 };
 
 struct nbd_queue;
-
-/* Zero copy: what one SQE of a receive chain takes off the socket. */
-struct nbd_rx_step {
-	uint32_t len;
-	uint32_t off;		/* a read's data: where in its buffer */
-	uint16_t tag;		/* the read; NBD_NO_TAG: headers, thrown away */
-	uint8_t done;		/* the read is finished once it is in ... */
-	int result;		/* ... with this */
-};
 
 struct nbd_conn {
 	struct nbd_queue *nq;
@@ -144,8 +133,6 @@ struct nbd_conn {
 	uint32_t dst_left;	/* ... this many bytes more */
 	struct nbd_io *done_io;	/* finished once its data is in */
 	int done_result;
-	struct nbd_rx_step steps[NBD_RX_CHAIN];	/* zero copy: the chain ... */
-	unsigned nsteps, step;	/* ... its steps, the next CQE's */
 
 	/* reconnection */
 	struct nbd_hs *hs;
@@ -244,19 +231,7 @@ void nbd_send_kick(struct nbd_conn *c);
 void nbd_send_cqe(struct nbd_conn *c, int res);
 /* The next receive: replies, or a read's data straight to its buffer. */
 void nbd_recv_post(struct nbd_conn *c);
-/* The CQE of a receive (NBD_OP_RECV) or of a step of a chain (_RXSTEP). */
-void nbd_recv_done(struct nbd_conn *c, unsigned op, int res);
-/* A receive ended with @res <= 0: drop the connection, saying why. */
-void nbd_recv_failed(struct nbd_conn *c, int res);
-/* Feed the staged bytes to the parser and act on what it says: 0 or -errno. */
-int nbd_rx_process(struct nbd_conn *c);
-/* A request's reply is all in: 0, or -ESHUTDOWN to drop the connection. */
-int nbd_reply_done(struct nbd_conn *c, struct nbd_io *io, int result);
-
-/* ---- nbd_rxzc.c: receiving in zero copy ---- */
-
-void nbd_zc_recv_post(struct nbd_conn *c);
-void nbd_zc_recv_done(struct nbd_conn *c, unsigned op, int res);
+void nbd_recv_done(struct nbd_conn *c, int res);
 /* The reply parser's lookup of the requests in flight on connection @ctx. */
 int nbd_conn_lookup(void *ctx, uint64_t cookie, struct nbd_req **req);
 
