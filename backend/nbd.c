@@ -331,6 +331,10 @@ void nbd_io_finish(struct nbd_queue *nq, struct nbd_io *io, int nbd_result)
 
 	if (!res && (type == NBD_CMD_READ || type == NBD_CMD_WRITE))
 		res = (int)io->req.len;
+	if (io->state == NBD_IO_SENT)
+		nq->conns[io->conn].nr_sent--;
+	if (type == NBD_CMD_READ)
+		nq->conns[io->conn].nr_reads--;
 	io->state = NBD_IO_IDLE;
 	nq->conns[io->conn].nr_reqs--;
 	nq->held--;
@@ -420,6 +424,7 @@ static int nbd_queue_io(struct backend *b, struct ublk_queue *q, unsigned tag,
 	io->in_batch = io->replied = 0;
 	io->conn = (uint8_t)c->idx;
 	c->nr_reqs++;
+	c->nr_reads += type == NBD_CMD_READ;
 	nq->held++;
 	if (type == NBD_CMD_WRITE) {
 		io->wseq = ++nq->write_seq;
@@ -436,6 +441,20 @@ static int nbd_queue_io(struct backend *b, struct ublk_queue *q, unsigned tag,
 	nbd_conn_queue(c, io);
 	nbd_queue_arm(nq);
 	return BACKEND_QUEUED;
+}
+
+/*
+ * Every CQE of the round is handled: what came in it (new requests, the
+ * rest of a short send) goes out in one send per connection.
+ */
+static void nbd_queue_submit(struct backend *b, struct ublk_queue *q)
+{
+	struct nbd_dev *dev = b->priv;
+	struct nbd_queue *nq = dev->queues[ublk_queue_id(q)];
+	unsigned i;
+
+	for (i = 0; nq && i < nq->nr_conns; i++)
+		nbd_send_kick(&nq->conns[i]);
 }
 
 static int nbd_tgt_event(struct backend *b, struct ublk_queue *q,
@@ -508,6 +527,7 @@ const struct backend_ops backend_nbd_ops = {
 	.queue_init = nbd_queue_init,
 	.queue_exit = nbd_queue_exit,
 	.tgt_event = nbd_tgt_event,
+	.queue_submit = nbd_queue_submit,
 	.stop = nbd_stop,
 	.json = nbd_json,
 };

@@ -105,6 +105,8 @@ static void conn_requeue(struct nbd_conn *c)
 	c->head = c->tail = NBD_NO_TAG;
 	c->batch = 0;
 	c->chain = 0;
+	c->nr_sent = 0;
+	c->rx_wide = 0;
 	for (tag = 0; tag < nq->depth; tag++) {
 		io = &nq->ios[tag];
 		if (io->conn != c->idx ||

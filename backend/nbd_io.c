@@ -120,7 +120,14 @@ static int send_now(struct nbd_conn *c, struct nbd_io *io, int zc)
 	if (c->head == NBD_NO_TAG)
 		c->tail = NBD_NO_TAG;
 	io->state = NBD_IO_SENT;
+	c->nr_sent++;
 	return 1;
+}
+
+/* Zero copy: a read is not sent while a wide receive is in flight. */
+static int read_waits(const struct nbd_conn *c, const struct nbd_io *io)
+{
+	return c->rx_wide && io->req.type == NBD_CMD_READ;
 }
 
 /* Start a send of the head of the send list, unless one is in flight. */
@@ -134,7 +141,8 @@ void nbd_send_kick(struct nbd_conn *c)
 	uint16_t tag;
 	uint32_t done;
 
-	if (c->state != NBD_CONN_UP || c->sending || c->head == NBD_NO_TAG)
+	if (c->state != NBD_CONN_UP || c->sending || c->head == NBD_NO_TAG ||
+	    read_waits(c, &nq->ios[c->head]))
 		return;
 	if (send_now(c, &nq->ios[c->head], zc))
 		return;
@@ -154,6 +162,8 @@ void nbd_send_kick(struct nbd_conn *c)
 	c->chain_err = 0;
 	for (tag = c->head; tag != NBD_NO_TAG && batch < max; tag = io->next) {
 		io = &nq->ios[tag];
+		if (read_waits(c, io))
+			break;
 		io->plan = 0;
 		if (io->off < NBD_REQ_SIZE) {
 			c->iov[ch.n].iov_base = io->hdr + io->off;
@@ -205,16 +215,15 @@ static void send_done(struct nbd_conn *c, uint32_t res)
 		if (next == NBD_NO_TAG)
 			c->tail = NBD_NO_TAG;
 		io->state = NBD_IO_SENT;
+		c->nr_sent++;
 		if (io->replied)
 			nbd_io_finish(nq, io, io->result);
 	}
 	c->batch = 0;
 	c->sending = 0;
-	if (early) {
+	if (early)
 		nbd_conn_lost(c, LOG_WARN, "the server replied to a request it had not all received");
-		return;
-	}
-	nbd_send_kick(c);
+	/* the rest goes with this round's new requests: nbd_queue_submit() */
 }
 
 /*
@@ -247,7 +256,7 @@ void nbd_conn_queue(struct nbd_conn *c, struct nbd_io *io)
 	}
 	io->state = NBD_IO_QUEUED;
 	nbd_list_append(c->nq, &c->head, &c->tail, io);
-	nbd_send_kick(c);
+	/* sent with the others of this round, by nbd_queue_submit() */
 }
 
 /* ---- receiving ---- */
@@ -255,6 +264,7 @@ void nbd_conn_queue(struct nbd_conn *c, struct nbd_io *io)
 void nbd_recv_post(struct nbd_conn *c)
 {
 	struct io_uring_sqe *sqe = nbd_conn_sqe(c, NBD_OP_RECV);
+	int zc = c->nq->dev->zero_copy;
 
 	if (!sqe) {
 		nbd_conn_lost(c, LOG_DEBUG, "no SQE for a receive");
@@ -262,8 +272,12 @@ void nbd_recv_post(struct nbd_conn *c)
 	}
 	c->receiving = 1;
 	if (!c->dst_left) {
-		/* zero copy: no byte past what the parser needs, see above */
-		uring_prep_recv(sqe, c->fd, c->rx, c->nq->dev->zero_copy ?
+		/*
+		 * Zero copy: no byte past what the parser needs while a read
+		 * is out; with none, and replies due, as many as came.
+		 */
+		c->rx_wide = zc && !c->nr_reads && c->nr_sent;
+		uring_prep_recv(sqe, c->fd, c->rx, zc && !c->rx_wide ?
 				(unsigned)nbd_reply_need(&c->parser) : NBD_RX_SIZE, 0);
 	} else if (c->dst_io->buf) {
 		uring_prep_recv(sqe, c->fd, c->dst_io->buf + c->dst_off,
@@ -329,8 +343,9 @@ static int rx_process(struct nbd_conn *c)
 		if (!ev.what)
 			continue;
 		io = (struct nbd_io *)((char *)ev.req - offsetof(struct nbd_io, req));
-		/* zero copy stages nothing past a header, and has no holes */
-		if (!io->buf && (c->rx_off < c->rx_len || (ev.what & NBD_EV_ZERO)))
+		/* zero copy stages no read's data, and has no holes */
+		if (!io->buf && (ev.what & (NBD_EV_DATA | NBD_EV_ZERO)) &&
+		    (c->rx_off < c->rx_len || (ev.what & NBD_EV_ZERO)))
 			return nbd_fail(c->parser.err, sizeof(c->parser.err), -EPROTO,
 					"read data staged in zero copy");
 		if (ev.what & NBD_EV_DATA) {
@@ -366,6 +381,7 @@ void nbd_recv_done(struct nbd_conn *c, int res)
 	struct nbd_io *io;
 	int ret = 0;
 
+	c->rx_wide = 0;		/* reads may go again */
 	if (res <= 0) {
 		if (res == -ECANCELED)	/* the queue stops */
 			nbd_conn_lost(c, LOG_DEBUG, "receive cancelled");

@@ -16,9 +16,12 @@
  * after the sendmsg of its header, and a read's data comes by
  * IORING_OP_READ_FIXED on the socket, from and to the request's pages
  * that the kernel registered on the ring.  Userspace cannot
- * touch those pages, so no reply byte may be staged past a header: replies
- * are received exactly as the parser needs them, and structured replies
- * (whose holes would have to be zeroed) are not asked for.
+ * touch those pages, so no read's data may be staged: while reads are
+ * out, replies are received exactly as the parser needs them, and
+ * structured replies (whose holes would have to be zeroed) are not asked
+ * for.  While none is and other requests are sent, every reply is a bare
+ * header: one receive takes as many as came ("wide"), and reads wait on
+ * the send list until it is in.
  *
  * A request not answered within --timeout of its arrival fails with EIO,
  * however often it was resent: a connection up that leaves one
@@ -99,7 +102,11 @@ struct nbd_conn {
 	unsigned inflight;	/* SQEs in flight on fd */
 	uint8_t sending, receiving;
 	uint8_t failing;	/* down for --timeout: new requests fail at once */
+	uint8_t rx_wide;	/* zero copy: the receive in flight takes any
+				   number of headers, so no read is sent */
 	unsigned nr_reqs;	/* requests on it, in any state but idle */
+	unsigned nr_reads;	/* ... of them reads */
+	unsigned nr_sent;	/* ... all sent, unanswered (NBD_IO_SENT) */
 
 	/*
 	 * The send list: requests not (all) sent yet, oldest first.  The

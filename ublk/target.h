@@ -199,6 +199,13 @@ struct backend_ops {
 	int (*tgt_event)(struct backend *b, struct ublk_queue *q,
 			 const struct io_uring_cqe *cqe);
 	/*
+	 * optional: the thread serving @q has handled every CQE it reaped and
+	 * is about to submit and wait: queue what the requests and events of
+	 * this round gathered (a target that sends them in one batch).  Only
+	 * between queue_init and queue_exit.
+	 */
+	void (*queue_submit)(struct backend *b, struct ublk_queue *q);
+	/*
 	 * optional: the device is about to be stopped.  STOP_DEV waits for
 	 * every request a target holds, so one that holds requests for
 	 * something that may never come (a server that is gone) must let

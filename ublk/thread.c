@@ -202,6 +202,20 @@ static int thread_left(struct ublk_thread *t)
 	return 1;
 }
 
+/* The target's queue_submit hook of the queues @t serves, once per round. */
+static void thread_tgt_submit(struct ublk_thread *t)
+{
+	struct ublk_dev *d = t->dev;
+	struct backend *b = d->backend;
+	unsigned i;
+
+	if (!b->ops->queue_submit || t->tgt_stopping)
+		return;
+	for (i = 0; i < d->nr_queues; i++)
+		if (d->queues[i].thread == t && d->queues[i].tgt_ready)
+			b->ops->queue_submit(b, &d->queues[i]);
+}
+
 /* Serve until the kernel holds no command of ours and no I/O is left. */
 static void thread_serve(struct ublk_thread *t)
 {
@@ -209,6 +223,7 @@ static void thread_serve(struct ublk_thread *t)
 
 	log_debug("thread %u: tid %d serving %u tags", t->idx, t->tid, t->nr_ios);
 	for (;;) {
+		thread_tgt_submit(t);	/* what the target gathered this round */
 		batch_flush(t);		/* batch I/O: the results gathered */
 		if (!t->cmd_inflight && !t->tgt_inflight && !t->aux_inflight &&
 		    !thread_stop_tgt(t))

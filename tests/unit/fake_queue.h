@@ -176,6 +176,8 @@ static inline int run_io(struct backend *b, struct ublk_queue *q, unsigned tag,
 			ret = q->result[tag];
 			break;
 		}
+		if (b->ops->queue_submit)	/* as the thread does */
+			b->ops->queue_submit(b, q);
 		REQUIRE(uring_submit_and_wait(&q->ring, 1) >= 0);
 		uring_for_each_cqe(&q->ring, head, cqe) {
 			CHECK(user_data_is_tgt(cqe->user_data));

@@ -143,6 +143,7 @@ static void pump(void)
 	struct io_uring_cqe *cqe;
 	unsigned head, n = 0;
 
+	b.ops->queue_submit(&b, &q);	/* as the thread does before it enters */
 	REQUIRE(uring_submit(&q.ring) >= 0);
 	usleep(2000);
 	uring_for_each_cqe(&q.ring, head, cqe) {
