@@ -185,6 +185,11 @@ struct ublk_thread {
 	int tgt_stopping;	/* cancelling those: no new ones */
 	int aborted;		/* the kernel aborted a command: the queue goes away */
 	unsigned aux_inflight;	/* buffer (un)register commands in flight */
+	/*
+	 * Batch COMMITs queued since the last io_uring_enter: the kernel
+	 * posts their CQEs as it submits them, so the wait asks for one more.
+	 */
+	unsigned submit_cqes;
 	uint64_t served;	/* requests fetched (relaxed atomic: dump reads it) */
 	/*
 	 * How a result goes back to the kernel: NULL for COMMIT_AND_FETCH_REQ
