@@ -43,6 +43,7 @@ static void thread_reap(struct ublk_thread *t)
 	struct io_uring_cqe *cqe;
 	unsigned head, n = 0;
 
+	t->reaping = uring_cq_ready(&t->ring);
 	uring_for_each_cqe(&t->ring, head, cqe) {
 		uint64_t ud = cqe->user_data;
 		unsigned op = user_data_op(ud);
