@@ -330,6 +330,9 @@ static int loop_queue_io(struct backend *b, struct ublk_queue *q, unsigned tag,
 		break;
 	}
 	sqe->flags |= IOSQE_FIXED_FILE;
+	/* a read or write done in full is the request's result */
+	if (op == UBLK_IO_OP_READ || op == UBLK_IO_OP_WRITE)
+		ublk_queue_link_commit(q, tag, sqe, (int)len);
 	return BACKEND_QUEUED;
 }
 

@@ -350,6 +350,7 @@ static void flush_queue(struct ublk_thread *t, struct batch_queue *bq)
 		return;
 	if (send_elems(t, bq, UBLK_IO_COMMIT_IO_CMDS, bq->cur) < 0)
 		return;
+	t->submit_cqes++;	/* the kernel commits them as it submits */
 	__atomic_fetch_add(&t->commits, 1, __ATOMIC_RELAXED);
 	__atomic_fetch_add(&t->committed, bq->nr[bq->cur], __ATOMIC_RELAXED);
 	bq->cur = next;

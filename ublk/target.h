@@ -242,6 +242,18 @@ struct io_uring_sqe *ublk_queue_get_sqe(struct ublk_queue *q, unsigned tag,
  */
 int ublk_queue_complete(struct ublk_queue *q, unsigned tag, int result);
 /*
+ * ublk_queue_link_commit - from queue_io(), right after @sqe (the
+ * request's last backend SQE, from ublk_queue_get_sqe()): commit request
+ * @tag with @result once @sqe has done all it asked for (IOSQE_IO_LINK),
+ * without a CQE for @sqe or a trip through the thread.  If @sqe fails
+ * or comes short, its CQE goes to io_done() as usual, whose result is
+ * committed instead.  queue_io() returns BACKEND_QUEUED either way.
+ * Returns 0, or -EOPNOTSUPP (the queue's data path puts work between
+ * the two, or batch I/O) or -EBUSY, and then nothing changed.
+ */
+int ublk_queue_link_commit(struct ublk_queue *q, unsigned tag,
+			   struct io_uring_sqe *sqe, int result);
+/*
  * SQEs that ublk_queue_get_sqe() can hand out for the queue's one thread
  * before its ring must be submitted: room for a chain of linked SQEs,
  * which must reach the kernel in one submission.

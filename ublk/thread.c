@@ -45,6 +45,7 @@ static void thread_reap(struct ublk_thread *t)
 	struct io_uring_cqe *cqe;
 	unsigned head, n = 0;
 
+	t->reaping = uring_cq_ready(&t->ring);
 	uring_for_each_cqe(&t->ring, head, cqe) {
 		uint64_t ud = cqe->user_data;
 		unsigned op = user_data_op(ud);
@@ -216,6 +217,23 @@ static void thread_tgt_submit(struct ublk_thread *t)
 			b->ops->queue_submit(b, &d->queues[i]);
 }
 
+/*
+ * How many CQEs to wait for.  A batch COMMIT completes as it is submitted
+ * (t->submit_cqes of them this time): waiting for one CQE would end at
+ * once, and a second enter would wait for what the thread is after, a new
+ * request or a backend's answer.  So one enter waits for one more CQE, if
+ * anything else is in flight to bring it.  Handling a COMMIT's CQE makes
+ * no work that cannot wait for it, save the rest of a COMMIT the kernel
+ * refused part of (it refuses only a tag it did not hand us).
+ */
+static unsigned thread_wait_nr(const struct ublk_thread *t)
+{
+	unsigned more = t->cmd_inflight + t->tgt_inflight + t->aux_inflight +
+			t->tgt_notag_inflight - t->submit_cqes;
+
+	return t->submit_cqes + (more || !t->submit_cqes);
+}
+
 /* Serve until the kernel holds no command of ours and no I/O is left. */
 static void thread_serve(struct ublk_thread *t)
 {
@@ -230,7 +248,8 @@ static void thread_serve(struct ublk_thread *t)
 			break;
 		if (thread_left(t))
 			break;
-		ret = uring_submit_and_wait(&t->ring, 1);
+		ret = uring_submit_and_wait(&t->ring, thread_wait_nr(t));
+		t->submit_cqes = 0;
 		if (ret < 0 && ret != -EBUSY && ret != -EAGAIN) {
 			log_err("thread %u: io_uring_enter: %s", t->idx,
 				strerror(-ret));

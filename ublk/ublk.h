@@ -91,6 +91,7 @@ struct ublk_io {
 	unsigned buf_index;	/* zero copy: its slot in t's buffer table */
 	unsigned flags;
 	unsigned tgt_inflight;	/* backend SQEs in flight for this tag */
+	int linked_res;		/* UBLK_IO_LINKED: the result committed */
 	uint64_t zone_lba;	/* zone append: where its data went */
 };
 
@@ -99,6 +100,7 @@ struct ublk_io {
 #define UBLK_IO_DONE		(1U << 2)	/* aborted: never re-issued */
 #define UBLK_IO_BUF_REGISTERED	(1U << 3)	/* we put its pages in the buffer table */
 #define UBLK_IO_SHMEM		(1U << 4)	/* its data is in a shared buffer */
+#define UBLK_IO_LINKED		(1U << 5)	/* commit linked to a backend SQE */
 
 /* Counters, added to with relaxed atomics: per-I/O threads share a queue. */
 struct ublk_queue_stats {
@@ -188,6 +190,12 @@ struct ublk_thread {
 	int leave;		/* relaxed atomic: the device's commands were aborted
 				 * elsewhere: end once no request is ours */
 	unsigned aux_inflight;	/* buffer (un)register commands in flight */
+	/*
+	 * Batch COMMITs queued since the last io_uring_enter: the kernel
+	 * posts their CQEs as it submits them, so the wait asks for one more.
+	 */
+	unsigned submit_cqes;
+	unsigned reaping;	/* CQEs ready when the current reap began */
 	uint64_t served;	/* requests fetched (relaxed atomic: dump reads it) */
 	/*
 	 * How a result goes back to the kernel: NULL for COMMIT_AND_FETCH_REQ

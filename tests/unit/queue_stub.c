@@ -47,6 +47,14 @@ int ublk_queue_complete(struct ublk_queue *q, unsigned tag, int result)
 	return -EINVAL;
 }
 
+/* A queue that never links: the backend's SQE posts its CQE, as it did. */
+__attribute__((weak))
+int ublk_queue_link_commit(struct ublk_queue *q, unsigned tag,
+			   struct io_uring_sqe *sqe, int result)
+{
+	return -EOPNOTSUPP;
+}
+
 __attribute__((weak))
 void *ublk_queue_meta(const struct ublk_queue *q, unsigned tag, size_t *len)
 {
