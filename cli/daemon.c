@@ -304,9 +304,7 @@ static int daemon_serve(struct ublk_dev *d, int sfd)
 					d->info.dev_id, strerror(-ret));
 			left = 1;
 			timeout = -1;
-			continue;
-		}
-		if (told || (ret == 0 && timeout >= 0)) {
+		} else if (told || (ret == 0 && timeout >= 0)) {
 			stopping = 1;
 			daemon_stopping(d);
 			ublk_ctrl_stop_dev(d->ctrl, d->info.dev_id);

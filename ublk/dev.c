@@ -627,25 +627,30 @@ void ublk_dev_dump(const struct ublk_dev *d, int fd)
 	}
 }
 
-int ublk_dev_threads_alive(const struct ublk_dev *d)
+/* Started threads still running (@failed 0), or ended by a failure (1). */
+static int threads_count(const struct ublk_dev *d, int failed)
 {
+	const struct ublk_thread *t;
 	unsigned i, n = 0;
 
-	for (i = 0; i < d->threads_started; i++)
-		if (thread_state(&d->threads[i]) != UBLK_THREAD_EXITED)
-			n++;
+	for (i = 0; i < d->threads_started; i++) {
+		t = &d->threads[i];
+		if (thread_state(t) != UBLK_THREAD_EXITED)
+			n += !failed;
+		else
+			n += failed && (t->failed || t->setup_ret < 0);
+	}
 	return (int)n;
+}
+
+int ublk_dev_threads_alive(const struct ublk_dev *d)
+{
+	return threads_count(d, 0);
 }
 
 int ublk_dev_threads_failed(const struct ublk_dev *d)
 {
-	unsigned i, n = 0;
-
-	for (i = 0; i < d->threads_started; i++)
-		if (thread_state(&d->threads[i]) == UBLK_THREAD_EXITED &&
-		    (d->threads[i].failed || d->threads[i].setup_ret < 0))
-			n++;
-	return (int)n;
+	return threads_count(d, 1);
 }
 
 pid_t ublk_dev_queue_tid(const struct ublk_dev *d, unsigned q)

@@ -296,7 +296,8 @@ int ublk_dev_threads_leave(struct ublk_dev *d)
 	unsigned i, n = 0;
 	int ret;
 
-	ret = uring_init(&r, 8, 0);
+	/* a ring with room for every thread's wake-up: one submission */
+	ret = uring_init(&r, d->threads_started, 0);
 	if (ret < 0)
 		return ret;
 	for (i = 0; i < d->threads_started; i++) {
@@ -306,19 +307,13 @@ int ublk_dev_threads_leave(struct ublk_dev *d)
 			continue;
 		__atomic_store_n(&t->leave, 1, __ATOMIC_RELAXED);
 		sqe = uring_get_sqe(&r);
-		if (!sqe) {
-			ret = uring_submit_and_wait(&r, n);
-			if (ret < 0)
-				break;
-			uring_cq_advance(&r, uring_cq_ready(&r));
-			n = 0;
-			sqe = uring_get_sqe(&r);
-		}
+		if (!sqe)
+			break;
 		uring_prep_msg_ring(sqe, t->ring.ring_fd, 0,
 				    ublk_user_data(0, 0, THREAD_OP_WAKE, 0, 0));
 		n++;
 	}
-	if (ret >= 0 && n)
+	if (n)
 		ret = uring_submit_and_wait(&r, n);
 	uring_exit(&r);
 	return ret < 0 ? ret : 0;

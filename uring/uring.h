@@ -219,21 +219,20 @@ static inline void uring_prep_cancel_all(struct io_uring_sqe *sqe)
 	sqe->cancel_flags = IORING_ASYNC_CANCEL_ALL | IORING_ASYNC_CANCEL_ANY;
 }
 
-/*
- * Cancel every request in flight on file descriptor @fd (Linux 5.19); its
- * CQE's res is how many were found, or -ENOENT.
- */
 /* Post a CQE of @user_data and @res on the ring of fd @ring_fd (5.18). */
 static inline void uring_prep_msg_ring(struct io_uring_sqe *sqe, int ring_fd,
 				       int res, uint64_t user_data)
 {
-	memset(sqe, 0, sizeof(*sqe));
 	sqe->opcode = IORING_OP_MSG_RING;
 	sqe->fd = ring_fd;
 	sqe->len = (uint32_t)res;
 	sqe->off = user_data;	/* IORING_MSG_DATA: addr 0 */
 }
 
+/*
+ * Cancel every request in flight on file descriptor @fd (Linux 5.19); its
+ * CQE's res is how many were found, or -ENOENT.
+ */
 static inline void uring_prep_cancel_fd(struct io_uring_sqe *sqe, int fd)
 {
 	sqe->opcode = IORING_OP_ASYNC_CANCEL;
