@@ -56,5 +56,43 @@ for mode in magic:"bad reply magic" cookie:"unknown cookie" \
 	echo "ok $mode: EIO in $took s, device still serving; logged:"
 	dmesg | sed -n "/sublk-test-mark-$mark/,\$p" | grep -m 1 "nbd:"
 done
+# Zero copy, writes only: no read is out, so one receive takes every
+# reply header that came (the "wide" receive).  A broken reply to a write
+# arrives there and must be refused the same way.
+for mode in wmagic:"bad reply magic" wcookie:"unknown cookie"; do
+	words=${mode#*:}
+	mode=${mode%%:*}
+	mark=$mode-$RANDOM
+	echo "sublk-test-mark-$mark" > /dev/kmsg
+	nbd_start "$sock" python3 "$server" "$sock" "$mode"
+	id=$(sublk_add -t nbd --unix "$sock" --timeout 4) || fail "$mode: add failed"
+	dev=/dev/ublkb$id
+	if ! "$SUBLK" list -n "$id" | grep -q "data path: zero copy"; then
+		echo "$mode: add picked $("$SUBLK" list -n "$id" | sed -n 's/.*data path: //p'), not zero copy: the wide receive is not used here"
+		sublk_del "$id"
+		nbd_kill "$NBD_PID"
+		continue
+	fi
+	dd if=/dev/urandom of=$dev bs=4k count=16 oflag=direct status=none ||
+		fail "$mode: a good write failed"
+	start=$SECONDS
+	timeout 30 dd if=/dev/urandom of=$dev bs=4k count=1 seek=$((63 * 256)) \
+		oflag=direct status=none 2> "$TEST_TMP/dd.err"
+	rc=$?
+	took=$((SECONDS - start))
+	[ $rc -ne 124 ] || fail "$mode: the broken write hung"
+	[ $rc -ne 0 ] || fail "$mode: the broken write succeeded"
+	grep -q "Input/output error" "$TEST_TMP/dd.err" ||
+		fail "$mode: the broken write did not fail with EIO: $(cat "$TEST_TMP/dd.err")"
+	[ $took -le 15 ] || fail "$mode: the broken write took $took s to fail (--timeout 4)"
+	log_has "$words" || { dmesg | tail -n 20 >&2; fail "$mode: the log does not say '$words'"; }
+	dd if=/dev/urandom of=$dev bs=4k count=8 oflag=direct status=none ||
+		fail "$mode: a write after the broken write failed"
+	dd if=$dev of=/dev/null bs=4k count=16 iflag=direct status=none ||
+		fail "$mode: a read after the broken write failed"
+	sublk_del "$id"
+	nbd_kill "$NBD_PID"
+	echo "ok $mode (zero copy): EIO in $took s, device still serving"
+done
 assert_no_dstate
 assert_no_ublk_devices

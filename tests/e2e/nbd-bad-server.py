@@ -17,6 +17,8 @@ as MODE says:
     hangup     the connection closed halfway through the data
     greeting   (at connect) a greeting that is not NBD at all
     silent     (at connect) nothing at all: the client must time out
+    wmagic, wcookie  magic or cookie, but to a write of the last MiB
+                     (reads of it are served)
 
 Each broken reply is logged to stderr.
 """
@@ -87,7 +89,7 @@ def reply_ok(s, structured, cookie, cmd, offset, length):
 
 
 def misbehave(s, mode, cookie, offset, length):
-    log("sending a broken reply (%s) to the read at %d" % (mode, offset))
+    log("sending a broken reply (%s) to the request at %d" % (mode, offset))
     if mode == "magic":
         s.sendall(struct.pack(">IIQ", 0x12345678, 0, cookie))
     elif mode == "cookie":
@@ -119,8 +121,9 @@ def serve(s, mode, size):
             return
         if cmd == 1:                                # WRITE: throw it away
             recv_all(s, length)
-        if cmd == 0 and offset >= size - (1 << 20):
-            misbehave(s, mode, cookie, offset, length)
+        # the last MiB: reads get the broken reply, or writes ("w" modes)
+        if offset >= size - (1 << 20) and cmd == (1 if mode[0] == "w" else 0):
+            misbehave(s, mode.lstrip("w"), cookie, offset, length)
             continue
         reply_ok(s, structured, cookie, cmd, offset, length)
 
