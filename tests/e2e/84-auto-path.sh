@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 # The data path add picks when none is asked for, from what the driver
 # reports: loop gets zero copy (AUTO_BUF_REG from 6.16, REGISTER_IO_BUF on
-# 6.15), mem gets user copy (6.5), null and older kernels the copy path;
+# 6.15), mem and null get user copy (6.5: null then moves no data at
+# all), older kernels the copy path;
 # `list` and `list -v` say which, and fio verify passes on each.  --copy
 # forces the copy path, an explicit option is honoured or refused with
 # the reason, recover keeps the pick, an unprivileged device gets none.
@@ -51,7 +52,7 @@ else
 fi
 mem_path=copy
 has_feature USER_COPY && mem_path="user copy"
-echo "kernel $(uname -r): loop -> $loop_path, mem -> $mem_path"
+echo "kernel $(uname -r): loop -> $loop_path, mem -> $mem_path, null -> ${mem_path}"
 
 # defaults
 id=$(sublk_add -t loop -f "$img") || fail "add loop failed"
@@ -68,10 +69,35 @@ verify "$id" auto-mem
 sublk_del "$id"
 echo "ok default mem: $mem_path, fio verify"
 
+# null moves no data on user copy: an O_DIRECT read of the device leaves
+# the reader's buffer as it was; on the copy path the tag buffer (zeros)
+# lands in it.
+null_read_keeps() {
+	python3 - "/dev/ublkb$1" << 'PY'
+import mmap, os, sys
+fd = os.open(sys.argv[1], os.O_RDONLY | os.O_DIRECT)
+buf = mmap.mmap(-1, 65536)
+buf.write(b"\xa5" * 65536)
+n = os.preadv(fd, [buf], 1 << 20)
+os.close(fd)
+sys.exit(0 if n == 65536 and buf[:] == b"\xa5" * 65536 else 1)
+PY
+}
+null_path=copy
+has_feature USER_COPY && null_path="user copy"
 id=$(sublk_add -t null) || fail "add null failed"
-expect "$id" copy "default null"
+expect "$id" "$null_path" "default null"
+if [ "$null_path" = "user copy" ]; then
+	null_read_keeps "$id" || fail "default null: a read changed the reader's buffer"
+fi
+dd if=/dev/zero of="/dev/ublkb$id" bs=64k count=16 oflag=direct status=none ||
+	fail "default null: writes failed"
 sublk_del "$id"
-echo "ok default null: copy"
+id=$(sublk_add -t null --copy) || fail "add null --copy failed"
+expect "$id" copy "null --copy"
+null_read_keeps "$id" && fail "null --copy: a read left the buffer as it was (no copy?)"
+sublk_del "$id"
+echo "ok default null: $null_path, moves no data; --copy: copy"
 
 # --copy forces the copy path on both
 id=$(sublk_add -t loop -f "$img" --copy) || fail "add loop --copy failed"

@@ -15,6 +15,7 @@
 
 BEGIN {
 	FS = OFS = "\t"
+	base["sublk-null"] = "nullb"
 	base["sublk-null-q1"] = "nullb"
 	base["sublk-null-q2"] = "nullb"
 	base["sublk-null-zc"] = "nullb"
