@@ -134,3 +134,12 @@ void backend_raise_lbs(struct backend *b, uint64_t bs, const char *name,
 			 name, file, 1U << shift);
 	b->conf.lbs_shift = shift;
 }
+
+int backend_open_data(const char *file, int flags)
+{
+	int fd = open(file, flags | O_NOATIME);
+
+	if (fd < 0 && errno == EPERM)
+		fd = open(file, flags);
+	return fd;
+}
