@@ -488,6 +488,7 @@ static int loop_json(const struct backend *b, char *buf, size_t len)
 
 const struct backend_ops backend_loop_ops = {
 	.name = "loop",
+	.no_scheduler = 1,
 	.open = loop_open,
 	.close = loop_close,
 	.queue_io = loop_queue_io,

@@ -245,6 +245,7 @@ static int mem_queue_io(struct backend *b, struct ublk_queue *q, unsigned tag,
 
 const struct backend_ops backend_mem_ops = {
 	.name = "mem",
+	.no_scheduler = 1,
 	.open = mem_open,
 	.close = mem_close,
 	.queue_io = mem_queue_io,

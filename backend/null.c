@@ -67,6 +67,7 @@ static int null_queue_io(struct backend *b, struct ublk_queue *q,
 
 const struct backend_ops backend_null_ops = {
 	.name = "null",
+	.no_scheduler = 1,
 	.open = null_open,
 	.close = null_close,
 	.queue_io = null_queue_io,

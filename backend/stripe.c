@@ -518,6 +518,7 @@ static int stripe_json(const struct backend *b, char *buf, size_t len)
 
 const struct backend_ops backend_stripe_ops = {
 	.name = "stripe",
+	.no_scheduler = 1,
 	.open = stripe_open,
 	.close = stripe_close,
 	.queue_io = stripe_queue_io,

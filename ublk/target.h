@@ -154,9 +154,12 @@ struct backend_ops {
 	const char *name;
 	/*
 	 * The disk gets no I/O scheduler ("none" instead of the kernel's
-	 * mq-deadline for a single queue): a target whose server orders the
-	 * requests itself, where a local scheduler only adds a hop through
-	 * kblockd to each request that comes alone.
+	 * mq-deadline for a single queue), as the kernel's loop has: a
+	 * target whose backing or server orders the requests itself,
+	 * where a local scheduler only adds a hop through kblockd to each
+	 * request that comes alone (null, 1 queue, 4k randread in the bench
+	 * VM: 50.7k -> 72.6k IOPS at depth 1, 90.0k -> 183.6k at depth 32).
+	 * The zoned target keeps the kernel's choice.
 	 */
 	int no_scheduler;
 	/*

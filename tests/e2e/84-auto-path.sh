@@ -7,6 +7,7 @@
 # `list` and `list -v` say which, and fio verify passes on each.  --copy
 # forces the copy path, an explicit option is honoured or refused with
 # the reason, recover keeps the pick, an unprivileged device gets none.
+# The disks of null, mem and loop get no I/O scheduler.
 # (nbd, which gets zero copy too, made before its handshake: 79.)
 # timeout: 900
 . "$(dirname "$0")/lib.sh"
@@ -54,9 +55,19 @@ mem_path=copy
 has_feature USER_COPY && mem_path="user copy"
 echo "kernel $(uname -r): loop -> $loop_path, mem -> $mem_path, null -> ${mem_path}"
 
+# no_sched ID WHAT: the disk has no I/O scheduler, as add sets for
+# null, mem, loop, stripe and nbd (a 1-queue disk otherwise gets
+# mq-deadline)
+no_sched() {
+	local s
+	s=$(cat "/sys/block/ublkb$1/queue/scheduler") || fail "$2: no scheduler file"
+	case $s in *"[none]"*) ;; *) fail "$2: I/O scheduler is not none: $s" ;; esac
+}
+
 # defaults
 id=$(sublk_add -t loop -f "$img") || fail "add loop failed"
 expect "$id" "$loop_path" "default loop"
+no_sched "$id" "default loop"
 verify "$id" auto-loop
 grep -q '"-z"' "$SUBLK_RUN_DIR/$id.json" || [ "$loop_path" = copy ] ||
 	fail "the run state of loop does not record -z"
@@ -65,6 +76,7 @@ echo "ok default loop: $loop_path, fio verify"
 
 id=$(sublk_add -t mem -s 64M) || fail "add mem failed"
 expect "$id" "$mem_path" "default mem"
+no_sched "$id" "default mem"
 verify "$id" auto-mem
 sublk_del "$id"
 echo "ok default mem: $mem_path, fio verify"
@@ -87,6 +99,7 @@ null_path=copy
 has_feature USER_COPY && null_path="user copy"
 id=$(sublk_add -t null) || fail "add null failed"
 expect "$id" "$null_path" "default null"
+no_sched "$id" "default null"
 if [ "$null_path" = "user copy" ]; then
 	null_read_keeps "$id" || fail "default null: a read changed the reader's buffer"
 fi
@@ -144,6 +157,7 @@ wait_state "$id" QUIESCED 15 || fail "device not QUIESCED after kill -9"
 "$SUBLK" recover -n "$id" > /dev/null || fail "recover -n $id failed"
 wait_state "$id" LIVE 15 || fail "not LIVE after recover"
 expect "$id" "$loop_path" "loop after recover"
+no_sched "$id" "loop after recover"
 verify "$id" recovered-loop
 sublk_del "$id"
 echo "ok recover keeps $loop_path"
