@@ -158,7 +158,7 @@ struct backend_ops {
 	 * target whose backing or server orders the requests itself,
 	 * where a local scheduler only adds a hop through kblockd to each
 	 * request that comes alone (null, 1 queue, 4k randread in the bench
-	 * VM: 50.7k -> 72.6k IOPS at depth 1, 90.0k -> 183.6k at depth 32).
+	 * VM: 25.4k -> 36.3k IOPS at depth 1, 45.0k -> 91.8k at depth 32).
 	 * The zoned target keeps the kernel's choice.
 	 */
 	int no_scheduler;
