@@ -351,7 +351,7 @@ static int rx_process(struct nbd_conn *c)
 		if (ev.what & NBD_EV_DATA) {
 			k = (uint32_t)nbd_min(ev.len, c->rx_len - c->rx_off);
 			if (k)
-				memcpy(io->buf + ev.off, c->rx + c->rx_off, k);
+				backend_copy(io->buf + ev.off, c->rx + c->rx_off, k);
 			c->rx_off += k;
 			if (k < ev.len) {	/* the rest straight to the request */
 				c->dst_io = io;
@@ -365,7 +365,7 @@ static int rx_process(struct nbd_conn *c)
 			}
 		}
 		if (ev.what & NBD_EV_ZERO)
-			memset(io->buf + ev.off, 0, ev.len);
+			backend_zero(io->buf + ev.off, ev.len);
 		if (ev.what & NBD_EV_DONE) {
 			ret = reply_done(c, io, ev.result);
 			if (ret < 0)
