@@ -521,6 +521,7 @@ static int nbd_json(const struct backend *b, char *buf, size_t len)
 
 const struct backend_ops backend_nbd_ops = {
 	.name = "nbd",
+	.no_scheduler = 1,
 	.open = nbd_open,
 	.close = nbd_close,
 	.queue_io = nbd_queue_io,

@@ -279,6 +279,8 @@ int table_entry_opts(const struct table_entry *e, struct add_opts *o,
 int disk_udev_running(void);
 /* Write @action ("change") to the disk's uevent file: udev runs its rules again. */
 int disk_uevent(unsigned id, const char *action);
+/* The disk's I/O scheduler ("none"): 0 or -errno. */
+int disk_set_scheduler(unsigned id, const char *name);
 /*
  * /dev/sublk/@name -> ../ublkb@id, made under a temporary name and renamed
  * over our own link only: -EEXIST if anything else has the name, -EPERM if

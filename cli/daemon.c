@@ -129,6 +129,21 @@ static const char *data_path_name(uint64_t flags)
 	return "copy";
 }
 
+/*
+ * A target that wants no I/O scheduler (its backend_ops say why): the
+ * disk exists once START_DEV is done, and the switch only waits for what
+ * its partition scan still reads.  Where sysfs may not be written (an
+ * unprivileged device), the disk keeps the kernel's, which only costs time.
+ */
+static void daemon_no_scheduler(unsigned id)
+{
+	int ret = disk_set_scheduler(id, "none");
+
+	if (ret < 0)
+		log_debug("dev %u: cannot set its I/O scheduler to none: %s", id,
+			  strerror(-ret));
+}
+
 /* Save what list, del and recover need: only once the device is LIVE. */
 static int daemon_save(const struct add_opts *o, const struct ublk_dev *d)
 {
@@ -483,6 +498,8 @@ int daemon_run(struct add_opts *o, struct backend *b, int status_fd)
 			ret = ublk_dev_start_queues(&d);
 		if (ret == 0)
 			ret = ublk_dev_start(&d);
+		if (ret == 0 && b->ops->no_scheduler)
+			daemon_no_scheduler(d.info.dev_id);
 	}
 	if (ret < 0)
 		goto err_dev;

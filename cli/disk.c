@@ -39,6 +39,21 @@ int disk_uevent(unsigned id, const char *action)
 	return ret;
 }
 
+int disk_set_scheduler(unsigned id, const char *name)
+{
+	char path[64];
+	int fd, ret = 0;
+
+	snprintf(path, sizeof(path), "/sys/block/ublkb%u/queue/scheduler", id);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, name, strlen(name)) < 0)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
 /* The device a link names if it is one of ours ("../ublkbN"), or -1. */
 static long link_dev(const char *target)
 {

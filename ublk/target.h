@@ -153,6 +153,13 @@ struct backend {
 struct backend_ops {
 	const char *name;
 	/*
+	 * The disk gets no I/O scheduler ("none" instead of the kernel's
+	 * mq-deadline for a single queue): a target whose server orders the
+	 * requests itself, where a local scheduler only adds a hop through
+	 * kblockd to each request that comes alone.
+	 */
+	int no_scheduler;
+	/*
 	 * open - check b->conf, open what backs the device and fill in size,
 	 * attrs and discard limits.  On failure return -errno and leave a
 	 * one-line reason in b->err, holding nothing open.
