@@ -17,7 +17,9 @@
  * fed through the reply parser.  A read's data that is already staged is
  * copied out; the rest is received straight into the request's buffer at
  * the offset the parser gives (READ_FIXED into its pages in zero copy),
- * then feeding goes on.
+ * then feeding goes on.  While a large read is out, a staging recv takes
+ * no more than NBD_RX_SMALL: its data would be copied, when a second
+ * recv can put it in place.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -278,7 +280,8 @@ void nbd_recv_post(struct nbd_conn *c)
 		 */
 		c->rx_wide = zc && !c->nr_reads && c->nr_sent;
 		uring_prep_recv(sqe, c->fd, c->rx, zc && !c->rx_wide ?
-				(unsigned)nbd_reply_need(&c->parser) : NBD_RX_SIZE, 0);
+				(unsigned)nbd_reply_need(&c->parser) :
+				c->nr_big_reads ? NBD_RX_SMALL : NBD_RX_SIZE, 0);
 		/*
 		 * No reply due (at depth 1, after each one): the socket is
 		 * most likely empty, and a first try would find nothing.
