@@ -282,12 +282,6 @@ void nbd_recv_post(struct nbd_conn *c)
 		uring_prep_recv(sqe, c->fd, c->rx, zc && !c->rx_wide ?
 				(unsigned)nbd_reply_need(&c->parser) :
 				c->nr_big_reads ? NBD_RX_SMALL : NBD_RX_SIZE, 0);
-		/*
-		 * No reply due (at depth 1, after each one): the socket is
-		 * most likely empty, and a first try would find nothing.
-		 */
-		if (!c->nr_sent)
-			sqe->ioprio |= IORING_RECVSEND_POLL_FIRST;
 	} else if (c->dst_io->buf) {
 		uring_prep_recv(sqe, c->fd, c->dst_io->buf + c->dst_off,
 				c->dst_left, 0);

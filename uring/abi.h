@@ -126,9 +126,6 @@ struct io_uring_rsrc_register {
 #define IOSQE_BUFFER_SELECT	(1U << 5)
 #define IOSQE_CQE_SKIP_SUCCESS	(1U << 6)
 
-/* sqe->ioprio of a send or recv: wait for the socket before trying (5.19) */
-#define IORING_RECVSEND_POLL_FIRST	(1U << 0)
-
 /* io_uring_setup() flags */
 #define IORING_SETUP_IOPOLL		(1U << 0)
 #define IORING_SETUP_SQPOLL		(1U << 1)
