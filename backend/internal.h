@@ -5,6 +5,7 @@
 #ifndef SUBLK_BACKEND_INTERNAL_H
 #define SUBLK_BACKEND_INTERNAL_H
 
+#include <string.h>
 #include <sys/ioctl.h>
 #include <sys/types.h>
 
@@ -66,6 +67,27 @@ void backend_raise_lbs(struct backend *b, uint64_t bs, const char *name,
 static inline uint32_t backend_lbs(const struct backend *b)
 {
 	return 1U << b->conf.lbs_shift;
+}
+
+/*
+ * memcpy / memset of request data, whose size the compiler cannot see:
+ * at -Os gcc inlines those as `rep movsb` / `rep stosb`, a byte per
+ * iteration where the CPU has no fast strings (and one instruction per
+ * byte under TCG), where libc's move words.  The volatile pointer keeps
+ * the call.
+ */
+static inline void backend_copy(void *dst, const void *src, size_t len)
+{
+	void *(*volatile copy)(void *, const void *, size_t) = memcpy;
+
+	copy(dst, src, len);
+}
+
+static inline void backend_zero(void *dst, size_t len)
+{
+	void *(*volatile fill)(void *, int, size_t) = memset;
+
+	fill(dst, 0, len);
 }
 
 #endif

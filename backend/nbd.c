@@ -333,8 +333,10 @@ void nbd_io_finish(struct nbd_queue *nq, struct nbd_io *io, int nbd_result)
 		res = (int)io->req.len;
 	if (io->state == NBD_IO_SENT)
 		nq->conns[io->conn].nr_sent--;
-	if (type == NBD_CMD_READ)
+	if (type == NBD_CMD_READ) {
 		nq->conns[io->conn].nr_reads--;
+		nq->conns[io->conn].nr_big_reads -= io->req.len > NBD_RX_BIG;
+	}
 	io->state = NBD_IO_IDLE;
 	nq->conns[io->conn].nr_reqs--;
 	nq->held--;
@@ -425,6 +427,7 @@ static int nbd_queue_io(struct backend *b, struct ublk_queue *q, unsigned tag,
 	io->conn = (uint8_t)c->idx;
 	c->nr_reqs++;
 	c->nr_reads += type == NBD_CMD_READ;
+	c->nr_big_reads += type == NBD_CMD_READ && len > NBD_RX_BIG;
 	nq->held++;
 	if (type == NBD_CMD_WRITE) {
 		io->wseq = ++nq->write_seq;

@@ -17,7 +17,9 @@
  * fed through the reply parser.  A read's data that is already staged is
  * copied out; the rest is received straight into the request's buffer at
  * the offset the parser gives (READ_FIXED into its pages in zero copy),
- * then feeding goes on.
+ * then feeding goes on.  While a large read is out, a staging recv takes
+ * no more than NBD_RX_SMALL: its data would be copied, when a second
+ * recv can put it in place.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -278,7 +280,8 @@ void nbd_recv_post(struct nbd_conn *c)
 		 */
 		c->rx_wide = zc && !c->nr_reads && c->nr_sent;
 		uring_prep_recv(sqe, c->fd, c->rx, zc && !c->rx_wide ?
-				(unsigned)nbd_reply_need(&c->parser) : NBD_RX_SIZE, 0);
+				(unsigned)nbd_reply_need(&c->parser) :
+				c->nr_big_reads ? NBD_RX_SMALL : NBD_RX_SIZE, 0);
 	} else if (c->dst_io->buf) {
 		uring_prep_recv(sqe, c->fd, c->dst_io->buf + c->dst_off,
 				c->dst_left, 0);
@@ -351,7 +354,7 @@ static int rx_process(struct nbd_conn *c)
 		if (ev.what & NBD_EV_DATA) {
 			k = (uint32_t)nbd_min(ev.len, c->rx_len - c->rx_off);
 			if (k)
-				memcpy(io->buf + ev.off, c->rx + c->rx_off, k);
+				backend_copy(io->buf + ev.off, c->rx + c->rx_off, k);
 			c->rx_off += k;
 			if (k < ev.len) {	/* the rest straight to the request */
 				c->dst_io = io;
@@ -365,7 +368,7 @@ static int rx_process(struct nbd_conn *c)
 			}
 		}
 		if (ev.what & NBD_EV_ZERO)
-			memset(io->buf + ev.off, 0, ev.len);
+			backend_zero(io->buf + ev.off, ev.len);
 		if (ev.what & NBD_EV_DONE) {
 			ret = reply_done(c, io, ev.result);
 			if (ret < 0)

@@ -45,6 +45,8 @@
 #define NBD_ATTEMPT_MAX_MS	5000	/* one connect + handshake at most */
 #define NBD_STOP_GRACE_MS	2000	/* a stopping device waits this for replies */
 #define NBD_RX_SIZE		(64 << 10)	/* staging buffer of replies */
+#define NBD_RX_BIG		(16 << 10)	/* a read this large ... */
+#define NBD_RX_SMALL		(4 << 10)	/* ... keeps the staging to this */
 #define NBD_SEND_BATCH		32	/* requests in one sendmsg */
 #define NBD_NO_TAG		0xffff	/* end of a request list */
 
@@ -106,6 +108,7 @@ struct nbd_conn {
 				   number of headers, so no read is sent */
 	unsigned nr_reqs;	/* requests on it, in any state but idle */
 	unsigned nr_reads;	/* ... of them reads */
+	unsigned nr_big_reads;	/* ... of them over NBD_RX_BIG */
 	unsigned nr_sent;	/* ... all sent, unanswered (NBD_IO_SENT) */
 
 	/*

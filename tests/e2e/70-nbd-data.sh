@@ -6,7 +6,7 @@
 # queue, block sizes from 512 bytes to the largest request; the server's block sizes
 # (blocksize-policy filter) become the device's; ext4 made, checked and
 # remounted with checksums; discard and write-zeroes read back zeros;
-# `list` shows the server and the export.
+# `list` shows the server and the export; the disk has no I/O scheduler.
 # timeout: 900
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-dev.sh"
@@ -42,6 +42,8 @@ id=$(sublk_add -t nbd --unix "$sock") || fail "add failed"
 "$SUBLK" list -n "$id" | grep -q "\"unix\":\"$sock\"" || fail "list does not show the socket"
 "$SUBLK" list -n "$id" | grep -q '"export_name":""' || fail "list does not show the export"
 [ "$(blockdev --getsize64 /dev/ublkb$id)" = $((256 * mib)) ] || fail "wrong device size"
+grep -q '\[none\]' /sys/block/ublkb$id/queue/scheduler ||
+	fail "I/O scheduler $(cat /sys/block/ublkb$id/queue/scheduler), not none"
 verify_sizes "$id" unix-q1
 sublk_del "$id"
 nbd_kill "$NBD_PID"
