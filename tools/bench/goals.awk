@@ -149,10 +149,15 @@ END {
 		cpu_goal(wc[i], "sublk-loop-nullb-zc", "kublk-loop-nullb-zc", "loop, zero copy vs zero copy", "")
 	}
 
+	# each server as a user gets it, then loop in the same (copy) mode
 	mem_goal("RSS after add, null", "sublk-null", "kublk-null", "after-add")
-	mem_goal("RSS after add, loop", "sublk-loop-nullb", "kublk-loop-nullb", "after-add")
 	mem_goal("peak RSS, null", "sublk-null", "kublk-null", "peak")
-	mem_goal("peak RSS, loop", "sublk-loop-nullb", "kublk-loop-nullb", "peak")
+	if (loop_default != "" && loop_default == loop_zc) {
+		mem_goal("RSS after add, loop, default vs default", "sublk-loop-nullb-zc", "kublk-loop-nullb", "after-add")
+		mem_goal("peak RSS, loop, default vs default", "sublk-loop-nullb-zc", "kublk-loop-nullb", "peak")
+	}
+	mem_goal("RSS after add, loop, copy vs copy", "sublk-loop-nullb", "kublk-loop-nullb", "after-add")
+	mem_goal("peak RSS, loop, copy vs copy", "sublk-loop-nullb", "kublk-loop-nullb", "peak")
 	if (add_sublk == "" || add_kublk == "")
 		none("add to LIVE, median", "shorter than kublk")
 	else
