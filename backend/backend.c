@@ -135,11 +135,22 @@ void backend_raise_lbs(struct backend *b, uint64_t bs, const char *name,
 	b->conf.lbs_shift = shift;
 }
 
-int backend_open_data(const char *file, int flags)
+static int open_noatime(const char *file, int flags)
 {
 	int fd = open(file, flags | O_NOATIME);
 
 	if (fd < 0 && errno == EPERM)
 		fd = open(file, flags);
+	return fd;
+}
+
+int backend_open_data(const char *file, int *direct)
+{
+	int fd = open_noatime(file, O_RDWR | O_CLOEXEC | (*direct ? O_DIRECT : 0));
+
+	if (fd < 0 && errno == EINVAL && *direct) {
+		*direct = 0;
+		fd = open_noatime(file, O_RDWR | O_CLOEXEC);
+	}
 	return fd;
 }

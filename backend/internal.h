@@ -51,11 +51,14 @@ int backend_json_str(char *buf, size_t len, const char *str);
 uint64_t backend_sysfs_queue(dev_t dev, const char *attr);
 
 /*
- * open() a data file with O_NOATIME where allowed (its owner, or
- * CAP_FOWNER): each read then skips the atime check and update, about 1%
- * of the daemon's time per request on loop over a block device.
+ * Open a data file read-write, O_DIRECT if *@direct; where the filesystem
+ * refuses O_DIRECT (tmpfs before 6.6, ramfs, some FUSE filesystems) it is
+ * opened buffered and *@direct cleared.  O_NOATIME where allowed (its
+ * owner, or CAP_FOWNER): each read then skips the atime check and update,
+ * about 1% of the daemon's time per request on loop over a block device.
+ * The fd, or -1 with errno set.
  */
-int backend_open_data(const char *file, int flags);
+int backend_open_data(const char *file, int *direct);
 
 /*
  * Raise the logical block size to @bs, the least backing file @file takes;

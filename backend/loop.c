@@ -114,12 +114,7 @@ static int loop_open_data(struct backend *b, struct loop *lo, struct stat *st)
 	uint64_t size;
 	int ret;
 
-	b->fd = backend_open_data(file, O_RDWR | O_CLOEXEC | (direct ? O_DIRECT : 0));
-	if (b->fd < 0 && errno == EINVAL && direct) {
-		/* tmpfs before 6.6, ramfs, some FUSE filesystems */
-		direct = 0;
-		b->fd = backend_open_data(file, O_RDWR | O_CLOEXEC);
-	}
+	b->fd = backend_open_data(file, &direct);
 	if (b->fd < 0)
 		return backend_fail(b, -errno, "loop: cannot open %s: %s", file,
 				    strerror(errno));

@@ -108,12 +108,7 @@ static int stripe_open_member(struct backend *b, struct stripe *s, unsigned i,
 	int direct = !b->conf.buffered_io;
 	int fd, ssz = 0;
 
-	fd = backend_open_data(file, O_RDWR | O_CLOEXEC | (direct ? O_DIRECT : 0));
-	if (fd < 0 && errno == EINVAL && direct) {
-		/* tmpfs before 6.6, ramfs, some FUSE filesystems */
-		direct = 0;
-		fd = backend_open_data(file, O_RDWR | O_CLOEXEC);
-	}
+	fd = backend_open_data(file, &direct);
 	if (fd < 0)
 		return backend_fail(b, -errno, "stripe: cannot open %s: %s", file,
 				    strerror(errno));

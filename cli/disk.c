@@ -24,34 +24,30 @@ int disk_udev_running(void)
 	return access("/run/udev/control", F_OK) == 0;
 }
 
-int disk_uevent(unsigned id, const char *action)
+/* Write @value to attribute @attr of the disk's sysfs directory. */
+static int disk_write_attr(unsigned id, const char *attr, const char *value)
 {
-	char path[64];
+	char path[80];
 	int fd, ret = 0;
 
-	snprintf(path, sizeof(path), "/sys/class/block/ublkb%u/uevent", id);
+	snprintf(path, sizeof(path), "/sys/class/block/ublkb%u/%s", id, attr);
 	fd = open(path, O_WRONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	if (write(fd, action, strlen(action)) < 0)
+	if (write(fd, value, strlen(value)) < 0)
 		ret = -errno;
 	close(fd);
 	return ret;
 }
 
+int disk_uevent(unsigned id, const char *action)
+{
+	return disk_write_attr(id, "uevent", action);
+}
+
 int disk_set_scheduler(unsigned id, const char *name)
 {
-	char path[64];
-	int fd, ret = 0;
-
-	snprintf(path, sizeof(path), "/sys/block/ublkb%u/queue/scheduler", id);
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (write(fd, name, strlen(name)) < 0)
-		ret = -errno;
-	close(fd);
-	return ret;
+	return disk_write_attr(id, "queue/scheduler", name);
 }
 
 /* The device a link names if it is one of ours ("../ublkbN"), or -1. */
