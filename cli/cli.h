@@ -182,6 +182,8 @@ const char *opts_csum_name(uint8_t type);
 /* "4096", "512K", "2M", "1G", "1T" (powers of 1024); decimal only. */
 int opts_parse_size(const char *s, uint64_t *out);
 int opts_parse_uint(const char *s, unsigned long max, unsigned long *out);
+/* After getopt_long() returned '?' or ':', the argument at fault. */
+const char *opts_culprit(int argc, char **argv);
 
 /*
  * `add` after its options are parsed, and `recover`: check, open the

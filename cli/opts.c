@@ -12,6 +12,12 @@
 #include "cli.h"
 #include "../backend/nbd.h"
 
+/* Past the end when the last option's value was missing: that option. */
+const char *opts_culprit(int argc, char **argv)
+{
+	return argv[optind - 1 < argc ? optind - 1 : argc - 1];
+}
+
 int opts_parse_uint(const char *s, unsigned long max, unsigned long *out)
 {
 	unsigned long v;
@@ -700,11 +706,11 @@ int opts_parse_add(int argc, char **argv, struct add_opts *o,
 			return 1;
 		case ':':
 			return opt_err("option '%s' needs a value",
-				       argv[optind - 1]);
+				       opts_culprit(argc, argv));
 		default:
 			if (optopt && optopt != '?')
 				return opt_err("unknown option '-%c'", optopt);
-			return opt_err("unknown option '%s'", argv[optind - 1]);
+			return opt_err("unknown option '%s'", opts_culprit(argc, argv));
 		}
 	}
 	if (optind < argc)

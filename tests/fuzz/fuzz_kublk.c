@@ -65,9 +65,9 @@ int cli_getopt(int argc, char **argv, const char *shortopts,
 	if (c == 'h')
 		cli_help();
 	if (c == '?')
-		die_usage("unknown option '%s'", argv[optind - 1]);
+		die_usage("unknown option '%s'", opts_culprit(argc, argv));
 	if (c == ':')
-		die_usage("option '%s' needs a value", argv[optind - 1]);
+		die_usage("option '%s' needs a value", opts_culprit(argc, argv));
 	return c;
 }
 

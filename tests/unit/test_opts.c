@@ -106,7 +106,7 @@ int main(void)
 	      strstr(err, "4096-byte block size"));
 	CHECK(P("-t", "null", "-u", "2") < 0 && strstr(err, "--uring_comp takes 0 or 1"));
 	CHECK(P("-t", "null", "--bogus") < 0 && strstr(err, "unknown option"));
-	CHECK(P("-t", "null", "-d") < 0 && strstr(err, "needs a value"));
+	CHECK(P("-t", "null", "-d") < 0 && strstr(err, "option '-d' needs a value"));
 	CHECK(P("-t", "null", "extra") < 0 && strstr(err, "unexpected argument"));
 	CHECK(P("-t", "mem", "-s", "1M", "-r", "1") < 0 && strstr(err, "dies with its daemon"));
 	CHECK(P("-t", "null", "-i", "1") < 0 && strstr(err, "need user recovery"));
