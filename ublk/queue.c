@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/mman.h>
 
 #include "internal.h"
 
@@ -435,6 +436,28 @@ static void queue_serve_backend(struct ublk_queue *q, unsigned tag, void *buf)
 		queue_commit(q, tag, ret);
 }
 
+/*
+ * The per-tag buffers take transparent huge pages from the queue's first
+ * request of more than QUEUE_HUGE_MIN bytes on: below that they cost more
+ * memory than they save (see dev_map_queue()).  What smaller requests
+ * touched before is collapsed into huge pages now (Linux 6.1+; the kernel
+ * leaves pages that I/O in flight holds), else khugepaged does it later.
+ * Any thread of the queue may be first; a second call changes nothing.
+ */
+#define QUEUE_HUGE_MIN	(64u << 10)
+#ifndef MADV_COLLAPSE
+#define MADV_COLLAPSE	25
+#endif
+
+static void queue_bufs_huge(struct ublk_queue *q)
+{
+	if (__atomic_load_n(&q->bufs_huge, __ATOMIC_RELAXED) ||
+	    __atomic_exchange_n(&q->bufs_huge, 1, __ATOMIC_RELAXED))
+		return;
+	madvise(q->bufs, q->bufs_sz, MADV_HUGEPAGE);
+	madvise(q->bufs, q->bufs_sz, MADV_COLLAPSE);
+}
+
 void queue_serve(struct ublk_queue *q, unsigned tag)
 {
 	const struct ublksrv_io_desc *iod = ublk_queue_desc(q, tag);
@@ -454,6 +477,8 @@ void queue_serve(struct ublk_queue *q, unsigned tag)
 	STAT_ADD(q->stats.reqs[ublk_stat_slot(op)], 1);
 	STAT_ADD(io->t->served, 1);
 	io->flags = 0;		/* ours; with the target once queue_io has it */
+	if (len > QUEUE_HUGE_MIN && io->buf)
+		queue_bufs_huge(q);
 
 	/* SHMEM_ZC: the data is in a buffer we share, to be served in place */
 	if (iod->op_flags & UBLK_IO_F_SHMEM_ZC) {

@@ -132,6 +132,7 @@ struct ublk_queue {
 	struct ublk_io *ios;
 	void *bufs;
 	size_t bufs_sz;
+	int bufs_huge;		/* bufs may have huge pages: queue_bufs_huge() */
 	void *metas;		/* integrity: every tag's metadata buffer */
 	size_t metas_sz;
 	unsigned q_id;
