@@ -11,8 +11,8 @@
  * MSG_DONTWAIT: it ends as the thread submits it, whose io_uring_enter
  * then sleeps on until the reply, with no sendmsg call or enter of its own
  * (randwrite 4 KiB at depth 32: +13%).  A short send leaves the rest at
- * the head of the list for the next one, a plain send that waits.  A request leaves the list once all
- * of it went out; a reply that comes before its send's CQE is kept until
+ * the head of the list for the next one, a plain send that waits.  A
+ * request leaves the list once all of it went out; a reply that comes before its send's CQE is kept until
  * then, so no request is finished while a send in flight still points
  * into it.
  *
@@ -135,6 +135,7 @@ void nbd_send_kick(struct nbd_conn *c)
 	c->chain_sent = 0;
 	c->chain_err = 0;
 	c->chain_plan = 0;
+	c->nowait = 0;
 	for (tag = c->head; tag != NBD_NO_TAG && batch < max; tag = io->next) {
 		io = &nq->ios[tag];
 		if (read_waits(c, io))
