@@ -12,9 +12,9 @@
  * then sleeps on until the reply, with no sendmsg call or enter of its own
  * (randwrite 4 KiB at depth 32: +13%).  A short send leaves the rest at
  * the head of the list for the next one, a plain send that waits.  A
- * request leaves the list once all of it went out; a reply that comes before its send's CQE is kept until
- * then, so no request is finished while a send in flight still points
- * into it.
+ * request leaves the list once all of it went out; a reply that comes
+ * before its send's CQE is kept until then, so no request is finished
+ * while a send in flight still points into it.
  *
  * Receiving: one recv at a time, into the connection's staging buffer,
  * fed through the reply parser.  A read's data that is already staged is
