@@ -81,6 +81,12 @@ unsigned ublk_queue_sq_space(const struct ublk_queue *q)
 	return q->thread ? uring_sq_space(&q->thread->ring) : 0;
 }
 
+void ublk_queue_cqe_at_submit(struct ublk_queue *q)
+{
+	if (q->thread)
+		q->thread->submit_cqes++;
+}
+
 unsigned ublk_queue_id(const struct ublk_queue *q)
 {
 	return q->q_id;

@@ -269,6 +269,13 @@ int ublk_queue_link_commit(struct ublk_queue *q, unsigned tag,
  * which must reach the kernel in one submission.
  */
 unsigned ublk_queue_sq_space(const struct ublk_queue *q);
+/*
+ * The target SQE just taken for the queue's one thread will most likely
+ * complete as it is submitted (a send into a socket with room): the
+ * thread's next io_uring_enter waits for one CQE more, so that it sleeps
+ * until what comes after.  Safe if the SQE ends later: its CQE still comes.
+ */
+void ublk_queue_cqe_at_submit(struct ublk_queue *q);
 /* The queue's id (0 .. queues - 1) and depth (its tags are 0 .. depth - 1). */
 unsigned ublk_queue_id(const struct ublk_queue *q);
 unsigned ublk_queue_depth(const struct ublk_queue *q);

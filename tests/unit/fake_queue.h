@@ -34,6 +34,7 @@ struct ublk_queue {
 	unsigned char *pages;
 	size_t pages_len;
 	size_t copy_short;	/* a copy moves this many bytes fewer */
+	unsigned cqes_at_submit;	/* ublk_queue_cqe_at_submit calls */
 	uint64_t zone_lba[FAKE_QUEUE_DEPTH];		/* ublk_queue_set_zone_lba */
 };
 
@@ -55,6 +56,11 @@ unsigned ublk_queue_buf_index(const struct ublk_queue *q, unsigned tag)
 unsigned ublk_queue_sq_space(const struct ublk_queue *q)
 {
 	return uring_sq_space(&q->ring);
+}
+
+void ublk_queue_cqe_at_submit(struct ublk_queue *q)
+{
+	q->cqes_at_submit++;
 }
 
 #define FAKE_QUEUE_BUF_BYTES	(512U << 10)

@@ -92,3 +92,8 @@ unsigned ublk_queue_sq_space(const struct ublk_queue *q)
 {
 	return 0;
 }
+
+__attribute__((weak))
+void ublk_queue_cqe_at_submit(struct ublk_queue *q)
+{
+}

@@ -383,6 +383,63 @@ static void test_big_write(int fd)
 }
 
 /*
+ * A send may first go without waiting (MSG_DONTWAIT): one that meets a
+ * full socket sends nothing, and the request goes again by a plain send,
+ * which waits for the server to read.
+ */
+static void test_full_socket(int fd)
+{
+	struct nbd_conn *c = &((struct nbd_dev *)b.priv)->queues[0]->conns[0];
+	uint8_t h[NBD_REQ_SIZE];
+	uint32_t have = 0;
+	socklen_t sl = sizeof(int);
+	int sndbuf, tiny = 1;
+	struct req r;
+	ssize_t n;
+	int i;
+
+	fill(bufs[10], 4 << 20, 5);
+	issue(10, UBLK_IO_OP_WRITE, 0, 4 << 20, bufs[10]);
+	pump();
+	CHECK(c->wait_next);		/* the socket took a part at once */
+	REQUIRE(readable(fd, 5000));
+	xread(fd, h, sizeof(h));
+	/* read until the rest of it went by the plain send, no further */
+	for (i = 0; i < 2500 && c->sending; i++) {
+		n = recv(fd, got + have, 16 << 10, MSG_DONTWAIT);
+		if (n > 0)
+			have += (uint32_t)n;
+		pump();
+	}
+	REQUIRE(!c->sending);
+	/* the socket, as it holds more than this, is full */
+	REQUIRE(getsockopt(c->fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, &sl) == 0);
+	REQUIRE(setsockopt(c->fd, SOL_SOCKET, SO_SNDBUF, &tiny, sizeof(tiny)) == 0);
+	fill(bufs[11], 4096, 6);
+	issue(11, UBLK_IO_OP_WRITE, 8 << 20, 4096, bufs[11]);
+	pump();
+	CHECK(c->wait_next && c->head == 11);	/* nothing went */
+	sndbuf /= 2;			/* the kernel doubles what it is given */
+	REQUIRE(setsockopt(c->fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf)) == 0);
+	while (have < (4u << 20)) {
+		REQUIRE(readable(fd, 5000));
+		n = read(fd, got + have, (4u << 20) - have);
+		REQUIRE(n > 0);
+		have += (uint32_t)n;
+	}
+	CHECK(!memcmp(got, bufs[10], 4 << 20));
+	r = srv_req(fd, pattern);
+	CHECK_EQ(r.type, NBD_CMD_WRITE);
+	CHECK_EQ(r.len, 4096);
+	CHECK(!memcmp(pattern, bufs[11], 4096));
+	srv_simple(fd, nbd_get64(h + 8), 0, NULL, 0);
+	srv_simple(fd, r.cookie, 0, NULL, 0);
+	CHECK_EQ(wait_done(10), 4 << 20);
+	CHECK_EQ(wait_done(11), 4096);
+	CHECK(!c->wait_next);		/* the next send may try again */
+}
+
+/*
  * A reply that breaks the protocol: the target drops the connection,
  * connects again and sends the request again.
  */
@@ -450,6 +507,7 @@ int main(void)
 	test_reads_split(fd);
 	test_errors(fd);
 	test_big_write(fd);
+	test_full_socket(fd);
 	fd = test_reconnect(fd);
 
 	/* the ring goes first: nothing of the target's is in flight after */
