@@ -32,7 +32,8 @@ kind == "summary" {
 	if (!($1 in seenw)) { seenw[$1] = 1; wo[++nw] = $1 }
 	next
 }
-kind == "cpu" { req[$2, $3] += fio_ios($2, $5, $8); ns[$2, $3] += $7; next }
+# fio's I/Os (a disk may cut one in pieces); old raw data: the requests
+kind == "cpu" { req[$2, $3] += ($8 != "" ? $8 : $5); ns[$2, $3] += $7; next }
 kind == "rss" { rss[$1, $3] = $4; if ($5 + 0 > hwm[$1] + 0) hwm[$1] = $5 }
 
 function kio(x) { return x >= 10000 ? sprintf("%.1fk", x / 1000) : sprintf("%.0f", x) }
@@ -70,15 +71,6 @@ function ratio_goal(what, w, a, b, min,    r) {
 	else
 		line(what, sprintf("%.2f (IOPS %s vs %s)", r, kio(s[w, a, "iops"]), kio(s[w, b, "iops"])),
 		     ">= " sprintf("%.2f", min), r >= min)
-}
-
-# fio_ios(w, reqs, sects): the I/Os fio did in workload w ("read-512k-qd32"):
-# the sectors moved over its block size, so that a disk that splits each
-# I/O into pieces is not counted per piece; old raw data: the disk requests.
-function fio_ios(w, reqs, sects,    a, bs) {
-	split(w, a, "-"); bs = a[2] + 0
-	if (a[2] ~ /k$/) bs *= 1024
-	return sects > 0 && bs > 0 ? sects * 512 / bs : reqs
 }
 
 # cpu(w, d): daemon run time per fio I/O in us, "" if not measured.
