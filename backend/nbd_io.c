@@ -134,7 +134,6 @@ void nbd_send_kick(struct nbd_conn *c)
 	c->chain = 0;
 	c->chain_sent = 0;
 	c->chain_err = 0;
-	c->chain_plan = 0;
 	c->nowait = 0;
 	for (tag = c->head; tag != NBD_NO_TAG && batch < max; tag = io->next) {
 		io = &nq->ios[tag];
@@ -148,12 +147,10 @@ void nbd_send_kick(struct nbd_conn *c)
 		}
 		io->in_batch = 1;
 		batch++;
-		c->chain_plan += io->plan;
 		if (io->req.type != NBD_CMD_WRITE)
 			continue;
 		done = io->off > NBD_REQ_SIZE ? io->off - NBD_REQ_SIZE : 0;
 		io->plan += io->req.len - done;
-		c->chain_plan += io->req.len - done;
 		if (zc) {
 			chain_fixed(c, &ch, io, done);
 			continue;
@@ -165,14 +162,17 @@ void nbd_send_kick(struct nbd_conn *c)
 	c->batch = batch;
 }
 
-/* The chain of @c's first c->batch requests sent @res bytes. */
-static void send_done(struct nbd_conn *c, uint32_t res)
+/*
+ * The chain of @c's first c->batch requests sent @res bytes.  1 if that
+ * fell short of them all.
+ */
+static int send_done(struct nbd_conn *c, uint32_t res)
 {
 	struct nbd_queue *nq = c->nq;
 	uint32_t left = res;
 	uint16_t tag = c->head, next;
 	struct nbd_io *io;
-	unsigned i, early = 0;
+	unsigned i, early = 0, short_ = 0;
 
 	/* c->sending stays set: a finished write may queue a flush on @c */
 	for (i = 0; i < c->batch; i++, tag = next) {
@@ -184,6 +184,7 @@ static void send_done(struct nbd_conn *c, uint32_t res)
 			io->off += left;
 			left = 0;
 			early |= io->replied;
+			short_ = 1;
 			continue;
 		}
 		left -= io->plan;
@@ -202,6 +203,7 @@ static void send_done(struct nbd_conn *c, uint32_t res)
 	if (early)
 		nbd_conn_lost(c, LOG_WARN, "the server replied to a request it had not all received");
 	/* the rest goes with this round's new requests: nbd_queue_submit() */
+	return short_;
 }
 
 /*
@@ -210,16 +212,14 @@ static void send_done(struct nbd_conn *c, uint32_t res)
  */
 void nbd_send_cqe(struct nbd_conn *c, int res)
 {
-	if (c->nowait) {
-		/* MSG_DONTWAIT: the socket was full, or took a part */
-		c->nowait = 0;
-		c->wait_next = res == -EAGAIN ||
-			       (res > 0 && (uint32_t)res < c->chain_plan);
-		if (res == -EAGAIN) {
-			c->chain = 0;
-			send_done(c, 0);
-			return;
-		}
+	int nowait = c->nowait;
+
+	c->nowait = 0;
+	/* MSG_DONTWAIT met a full socket: nothing went, and that is no failure */
+	if (nowait && res == -EAGAIN) {
+		c->chain = 0;
+		c->wait_next = send_done(c, 0);
+		return;
 	}
 	if (res > 0)
 		c->chain_sent += (uint32_t)res;
@@ -234,7 +234,8 @@ void nbd_send_cqe(struct nbd_conn *c, int res)
 			      "nothing sent");
 		return;
 	}
-	send_done(c, c->chain_sent);
+	/* MSG_DONTWAIT that took a part: the rest goes by a plain send */
+	c->wait_next = send_done(c, c->chain_sent) && nowait;
 }
 
 void nbd_conn_queue(struct nbd_conn *c, struct nbd_io *io)

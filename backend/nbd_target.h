@@ -123,7 +123,6 @@ struct nbd_conn {
 	unsigned batch;		/* requests in the send in flight */
 	unsigned chain;		/* its SQEs whose CQE has not come */
 	uint32_t chain_sent;	/* bytes its SQEs sent so far */
-	uint32_t chain_plan;	/* ... of the bytes it was to send */
 	int chain_err;		/* one of them failed (-errno), or 0 */
 	int nowait;		/* the send in flight is MSG_DONTWAIT ... */
 	int wait_next;		/* ... and the next must not be: it fell short */

@@ -117,21 +117,19 @@ void cli_help(void)
 int cli_getopt(int argc, char **argv, const char *shortopts,
 	       const struct option *longopts)
 {
-	const char *opt;
 	int c;
 
 	opterr = 0;
 	c = getopt_long(argc, argv, shortopts, longopts, NULL);
 	if (c == 'h')
 		cli_help();
-	opt = opts_culprit(argc, argv);
 	if (c == '?') {
 		if (optopt && optopt != '?')
 			die_usage("unknown option '-%c'", optopt);
-		die_usage("unknown option '%s'", opt);
+		die_usage("unknown option '%s'", opts_culprit(argc, argv));
 	}
 	if (c == ':')
-		die_usage("option '%s' needs a value", opt);
+		die_usage("option '%s' needs a value", opts_culprit(argc, argv));
 	return c;
 }
 

@@ -270,10 +270,11 @@ int ublk_queue_link_commit(struct ublk_queue *q, unsigned tag,
  */
 unsigned ublk_queue_sq_space(const struct ublk_queue *q);
 /*
- * The target SQE just taken for the queue's one thread will most likely
- * complete as it is submitted (a send into a socket with room): the
- * thread's next io_uring_enter waits for one CQE more, so that it sleeps
- * until what comes after.  Safe if the SQE ends later: its CQE still comes.
+ * The target SQE just taken for the queue's one thread completes as it is
+ * submitted (a send with MSG_DONTWAIT): the thread's next io_uring_enter
+ * waits for one CQE more, so that it sleeps until what comes after.  Only
+ * for an SQE that cannot wait on anything: the enter is not woken for
+ * fewer CQEs, so one that waits on the peer could wait for good.
  */
 void ublk_queue_cqe_at_submit(struct ublk_queue *q);
 /* The queue's id (0 .. queues - 1) and depth (its tags are 0 .. depth - 1). */

@@ -394,6 +394,7 @@ static void test_full_socket(int fd)
 	uint32_t have = 0;
 	socklen_t sl = sizeof(int);
 	int sndbuf, tiny = 1;
+	unsigned at_submit;
 	struct req r;
 	ssize_t n;
 	int i;
@@ -416,9 +417,11 @@ static void test_full_socket(int fd)
 	REQUIRE(getsockopt(c->fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, &sl) == 0);
 	REQUIRE(setsockopt(c->fd, SOL_SOCKET, SO_SNDBUF, &tiny, sizeof(tiny)) == 0);
 	fill(bufs[11], 4096, 6);
+	at_submit = q.cqes_at_submit;
 	issue(11, UBLK_IO_OP_WRITE, 8 << 20, 4096, bufs[11]);
 	pump();
-	CHECK(c->wait_next && c->head == 11);	/* nothing went */
+	CHECK_EQ(q.cqes_at_submit, at_submit + 1);	/* it went MSG_DONTWAIT ... */
+	CHECK(c->wait_next && c->head == 11);	/* ... and nothing went */
 	sndbuf /= 2;			/* the kernel doubles what it is given */
 	REQUIRE(setsockopt(c->fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf)) == 0);
 	while (have < (4u << 20)) {
